@@ -1,0 +1,116 @@
+# atcr-verify / Ratify plugin `atproto`: plain Makefile (see README.md).
+#
+#   make            build build/atproto and build/atcr-verify
+#   make check      install deps, build, run every test (unit, sanitizers, CLI, fixtures)
+#   make demo       install deps, build, verify the committed sample proof
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Sanitizer builds live in build/san (make SAN=1 BUILD=build/san ...).
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+SHARED  ?= ../shared
+CC      ?= gcc
+VERSION := 0.1.0
+
+PKGS := jansson libcbor libsecp256k1 libcurl libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wcast-align -Wwrite-strings -Wundef -Wformat=2 -Werror=format-security \
+        -Wconversion -Wsign-conversion -Wvla
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+LDHARDEN := -pie -Wl,-z,relro,-z,now,-z,noexecstack
+
+ifeq ($(SAN),1)
+OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDSAN := -fsanitize=address,undefined
+HARDEN := -fPIE
+else
+OPT := -O2 -g
+LDSAN :=
+endif
+
+CPPFLAGS += -I. -D_POSIX_C_SOURCE=200809L -DATV_VERSION='"$(VERSION)"'
+CFLAGS   += $(WARN) $(OPT) $(HARDEN) $(PKG_CFLAGS)
+LDFLAGS  += $(LDHARDEN) $(LDSAN)
+LDLIBS   += $(PKG_LIBS)
+
+MODULES := common atproto referrer policy plugin cli
+LIB_SRC := $(foreach m,$(MODULES),$(filter-out $(m)/main.c,$(wildcard $(m)/*.c)))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard $(foreach m,$(MODULES),$(m)/tests/test_*.c))
+TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
+
+.PHONY: all deps check check-unit check-san check-cli check-fixtures demo install clean headers
+all: $(BUILD)/atproto $(BUILD)/atcr-verify
+
+deps:
+	@sh scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libatv.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/atproto: $(BUILD)/obj/plugin/main.o $(BUILD)/libatv.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/atcr-verify: $(BUILD)/obj/cli/main.o $(BUILD)/libatv.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+define test_rule
+$(BUILD)/tests/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(BUILD)/libatv.a
+	@mkdir -p $(BUILD)/tests
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
+endef
+$(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
+
+tests: $(TEST_BIN)
+
+# Every public header must compile on its own.
+headers:
+	@for h in $(wildcard $(foreach m,$(MODULES),$(m)/*.h)); do \
+	  echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) $(WARN) $(PKG_CFLAGS) -x c -fsyntax-only - || exit 1; \
+	done; echo "headers: each compiles alone"
+
+check: deps
+	$(MAKE) headers
+	$(MAKE) all tests
+	$(MAKE) check-unit
+	$(MAKE) SAN=1 BUILD=build/san all tests
+	$(MAKE) SAN=1 BUILD=build/san check-unit
+	$(MAKE) check-cli
+	$(MAKE) check-fixtures
+
+check-unit: $(TEST_BIN)
+	ATV_SHARED=$(SHARED) prove -e '' $(TEST_BIN)
+
+check-san:
+	$(MAKE) SAN=1 BUILD=build/san all tests
+	$(MAKE) SAN=1 BUILD=build/san check-unit
+
+check-cli: all
+	ATV_BUILD=$(BUILD) ATV_SHARED=$(SHARED) prove -e 'bats --tap' integration/*.bats
+
+check-fixtures:
+	prove -e sh testdata/tsgen/regen-check.sh
+
+demo: deps
+	$(MAKE) all
+	sh scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/ratify/plugins
+	install -m 0755 $(BUILD)/atcr-verify $(DESTDIR)$(PREFIX)/bin/atcr-verify
+	install -m 0755 $(BUILD)/atproto $(DESTDIR)$(PREFIX)/libexec/ratify/plugins/atproto
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,280 @@
+/* atproto/atproto.h: ATProto data, identity documents and proofs. No I/O.
+ *
+ * Everything here takes bytes and returns structs or a verdict. Network
+ * fetches reach this module only through its callers (DESIGN.md "Layout").
+ * Specs cited below: atproto.com/specs/{did,handle,nsid,record-key,tid,at-uri,
+ * lexicon#datetime,cryptography,data-model,repository}; multiformats
+ * (multibase, multicodec, unsigned-varint, CIDv1); ipld.io carv1.
+ *
+ * Conventions: fallible functions return enum atv_status and set *err; on
+ * failure every out-parameter is zeroed or emptied. A failed check of a proof
+ * or a signature is ATV_E_VERIFY with err->reason set; malformed input is
+ * ATV_E_PARSE; an input over a cap (common/limits.h) is ATV_E_LIMIT.
+ */
+#ifndef ATV_ATPROTO_ATPROTO_H
+#define ATV_ATPROTO_ATPROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/limits.h"
+
+/* ==== syntax =================================================================
+ * Each returns ATV_OK when s[0..n) is valid, else ATV_E_PARSE with a message
+ * naming the rule. Input is taken as bytes: no trimming, no normalising. */
+ATV_MUST_USE enum atv_status atv_atp_did_check(const char *s, size_t n, struct atv_err *err);
+ATV_MUST_USE enum atv_status atv_atp_handle_check(const char *s, size_t n, struct atv_err *err);
+ATV_MUST_USE enum atv_status atv_atp_nsid_check(const char *s, size_t n, struct atv_err *err);
+ATV_MUST_USE enum atv_status atv_atp_rkey_check(const char *s, size_t n, struct atv_err *err);
+ATV_MUST_USE enum atv_status atv_atp_tid_check(const char *s, size_t n, struct atv_err *err);
+/* A DID or a handle. */
+ATV_MUST_USE enum atv_status atv_atp_atid_check(const char *s, size_t n, struct atv_err *err);
+/* The general AT-URI syntax (authority, optional collection and rkey, query, fragment). */
+ATV_MUST_USE enum atv_status atv_atp_aturi_check(const char *s, size_t n, struct atv_err *err);
+/* Lexicon datetime (RFC 3339 subset, upper-case T and Z, mandatory timezone). */
+ATV_MUST_USE enum atv_status atv_atp_datetime_check(const char *s, size_t n, struct atv_err *err);
+
+/* A record AT-URI with all three parts: at://DID/COLLECTION/RKEY, the
+ * authority a DID (not a handle), no query or fragment. NUL-terminated. */
+struct atv_record_uri {
+    char did[ATV_MAX_DID + 1];
+    char collection[ATV_MAX_NSID + 1];
+    char rkey[ATV_MAX_RKEY + 1];
+};
+ATV_MUST_USE enum atv_status atv_atp_record_uri_parse(const char *s, struct atv_record_uri *out,
+                                                      struct atv_err *err);
+
+/* ==== base encodings and multibase ==========================================
+ * base58btc (Bitcoin alphabet) and base32 (RFC 4648 lower case, no padding),
+ * as multibase uses them. Decoders reject characters outside the alphabet,
+ * and base32 rejects non-zero trailing bits. */
+ATV_MUST_USE enum atv_status atv_atp_base58_decode(const char *s, size_t n, struct atv_buf *out,
+                                                   struct atv_err *err);
+ATV_MUST_USE enum atv_status atv_atp_base58_encode(struct atv_bytes in, struct atv_buf *out,
+                                                   struct atv_err *err);
+ATV_MUST_USE enum atv_status atv_atp_base32_decode(const char *s, size_t n, struct atv_buf *out,
+                                                   struct atv_err *err);
+ATV_MUST_USE enum atv_status atv_atp_base32_encode(struct atv_bytes in, struct atv_buf *out,
+                                                   struct atv_err *err);
+/* Multibase: 'z' (base58btc) or 'b' (base32 lower); any other prefix is ATV_E_UNSUPPORTED. */
+ATV_MUST_USE enum atv_status atv_atp_multibase_decode(const char *s, size_t n, struct atv_buf *out,
+                                                      struct atv_err *err);
+
+/* ==== CID ===================================================================
+ * Only what atproto repositories use: CIDv1, multihash sha2-256 (0x12, 32
+ * bytes), codec dag-cbor (0x71) or raw (0x55). Binary form is 36 bytes. */
+#define ATV_CODEC_DAG_CBOR 0x71u
+#define ATV_CODEC_RAW 0x55u
+#define ATV_CID_BIN_LEN 36u
+/* "b" + base32(36 bytes) = 59 characters, plus NUL. */
+#define ATV_CID_STR_CAP 64u
+
+struct atv_cid {
+    uint64_t codec;
+    uint8_t digest[32];
+};
+
+/* Reads one binary CID from rd (as in CAR sections). Advances only on success. */
+ATV_MUST_USE enum atv_status atv_atp_cid_read(struct atv_reader *rd, struct atv_cid *out,
+                                              struct atv_err *err);
+/* Parses exactly one binary CID; trailing bytes are an error. */
+ATV_MUST_USE enum atv_status atv_atp_cid_from_bin(struct atv_bytes b, struct atv_cid *out,
+                                                  struct atv_err *err);
+/* Parses the string form "b" + base32 lower. */
+ATV_MUST_USE enum atv_status atv_atp_cid_parse(const char *s, struct atv_cid *out,
+                                               struct atv_err *err);
+/* Writes the 36-byte binary form. */
+void atv_atp_cid_to_bin(const struct atv_cid *cid, uint8_t out[ATV_CID_BIN_LEN]);
+/* Writes the string form into out (NUL-terminated). */
+void atv_atp_cid_to_str(const struct atv_cid *cid, char out[ATV_CID_STR_CAP]);
+/* The CID of a block: sha2-256 of data, with the given codec. */
+void atv_atp_cid_of(uint64_t codec, struct atv_bytes data, struct atv_cid *out);
+int atv_atp_cid_eq(const struct atv_cid *a, const struct atv_cid *b);
+
+/* ==== keys and signatures ==================================================
+ * atproto cryptography spec: K-256 (secp256k1) and P-256, ECDSA over SHA-256,
+ * 64-byte compact r||s signatures, low-S required, compressed public keys. */
+enum atv_key_type { ATV_KEY_NONE = 0, ATV_KEY_K256 = 1, ATV_KEY_P256 = 2 };
+
+struct atv_pubkey {
+    enum atv_key_type type;
+    uint8_t point[33]; /* SEC1 compressed, validated on the curve */
+};
+
+/* Multikey: "z" + base58btc(varint multicodec || 33-byte compressed point),
+ * multicodec 0xe7 (secp256k1-pub, bytes e7 01) or 0x1200 (p256-pub, 80 24). */
+ATV_MUST_USE enum atv_status atv_atp_key_parse_multikey(const char *mb, struct atv_pubkey *out,
+                                                        struct atv_err *err);
+/* did:key:<multikey>. */
+ATV_MUST_USE enum atv_status atv_atp_key_parse_didkey(const char *did, struct atv_pubkey *out,
+                                                      struct atv_err *err);
+/* Legacy DID-document forms: "z" + base58btc(65-byte uncompressed 04||X||Y),
+ * no multicodec; type chosen by the verification method's `type`. */
+ATV_MUST_USE enum atv_status atv_atp_key_parse_legacy(enum atv_key_type type, const char *mb,
+                                                      struct atv_pubkey *out, struct atv_err *err);
+/* A raw SEC1 point (33 compressed or 65 uncompressed bytes) of the given curve. */
+ATV_MUST_USE enum atv_status atv_atp_key_from_point(enum atv_key_type type, struct atv_bytes pt,
+                                                    struct atv_pubkey *out, struct atv_err *err);
+/* Writes "did:key:z..." (NUL-terminated) into out. */
+ATV_MUST_USE enum atv_status atv_atp_key_to_didkey(const struct atv_pubkey *key, char *out,
+                                                   size_t cap, struct atv_err *err);
+const char *atv_atp_key_type_name(enum atv_key_type type); /* "K-256", "P-256" */
+
+/* Verifies a 64-byte r||s signature over SHA-256(msg), hashing inside.
+ * Returns: ATV_OK only when the curve library says verified and S <= n/2;
+ * ATV_E_VERIFY (reason "bad_signature") for a wrong, high-S, zero or
+ * non-64-byte (DER) signature; ATV_E_USAGE for a key of no known type. */
+ATV_MUST_USE enum atv_status atv_atp_sig_verify(const struct atv_pubkey *key, struct atv_bytes msg,
+                                                struct atv_bytes sig, struct atv_err *err);
+
+/* ==== DAG-CBOR ==============================================================
+ * Strict decoding of the atproto data model on top of libcbor's streaming
+ * decoder: definite lengths only, shortest integer and length headers, map
+ * keys text, unique, in length-then-bytewise order, no floats, no tags but 42
+ * (CID, with the 0x00 identity-multibase prefix), simple values false, true
+ * and null only, valid UTF-8 text, depth and item count capped, no trailing
+ * bytes. A decoded document is an arena of nodes; text and byte strings
+ * borrow from the input, which must outlive the document. */
+enum atv_dv_kind {
+    ATV_DV_NULL = 1,
+    ATV_DV_BOOL,
+    ATV_DV_INT,
+    ATV_DV_BYTES,
+    ATV_DV_TEXT,
+    ATV_DV_LINK,
+    ATV_DV_ARRAY,
+    ATV_DV_MAP
+};
+
+struct atv_dv {
+    enum atv_dv_kind kind;
+    int64_t i;          /* INT value; BOOL 0 or 1 */
+    struct atv_bytes s; /* BYTES and TEXT (borrow from the input) */
+    struct atv_cid cid; /* LINK */
+    size_t count;       /* ARRAY items; MAP pairs */
+    size_t kids;        /* index of the first child in the document's child table */
+};
+
+struct atv_cbor_doc; /* opaque */
+
+/* Decodes exactly one data item spanning all of in.
+ * Out: *out (new: atv_atp_cbor_free), NULL on failure. */
+ATV_MUST_USE enum atv_status atv_atp_cbor_decode(struct atv_bytes in, struct atv_cbor_doc **out,
+                                                 struct atv_err *err);
+void atv_atp_cbor_free(struct atv_cbor_doc *doc);
+/* The top item (borrow, valid while doc lives). */
+const struct atv_dv *atv_atp_cbor_root(const struct atv_cbor_doc *doc);
+/* Child i of an array (i < count), or NULL. */
+const struct atv_dv *atv_atp_cbor_item(const struct atv_cbor_doc *doc, const struct atv_dv *arr,
+                                       size_t i);
+/* Pair i of a map: key (TEXT) and value. Returns 0 when out of range. */
+int atv_atp_cbor_pair(const struct atv_cbor_doc *doc, const struct atv_dv *map, size_t i,
+                      const struct atv_dv **key, const struct atv_dv **val);
+/* Value for a key in a map, or NULL when absent (or map is not a MAP). */
+const struct atv_dv *atv_atp_cbor_get(const struct atv_cbor_doc *doc, const struct atv_dv *map,
+                                      const char *key);
+/* Canonical DAG-CBOR encoding of node v, leaving out the map key `skip` at
+ * the top level when v is a map and skip is not NULL (the unsigned commit). */
+ATV_MUST_USE enum atv_status atv_atp_cbor_encode(const struct atv_cbor_doc *doc,
+                                                 const struct atv_dv *v, const char *skip,
+                                                 struct atv_buf *out, struct atv_err *err);
+/* Renders node v as atproto JSON ($link, $bytes) into out, NUL-terminated. */
+ATV_MUST_USE enum atv_status atv_atp_cbor_to_json(const struct atv_cbor_doc *doc,
+                                                  const struct atv_dv *v, struct atv_buf *out,
+                                                  struct atv_err *err);
+
+/* ==== CAR v1 ================================================================
+ * Header: varint length + DAG-CBOR {"roots":[link],"version":1}, exactly one
+ * root. Sections: varint length + binary CID + block. Every block's SHA-256
+ * is checked against its CID while parsing; a mismatch is ATV_E_VERIFY
+ * (reason "block_hash_mismatch"). Blocks borrow from the input. */
+struct atv_car; /* opaque */
+
+ATV_MUST_USE enum atv_status atv_atp_car_parse(struct atv_bytes in, struct atv_car **out,
+                                               struct atv_err *err);
+void atv_atp_car_free(struct atv_car *car);
+const struct atv_cid *atv_atp_car_root(const struct atv_car *car);
+size_t atv_atp_car_count(const struct atv_car *car);
+/* Block for cid. Returns ATV_OK, or ATV_E_NOT_FOUND with *out empty. */
+ATV_MUST_USE enum atv_status atv_atp_car_get(const struct atv_car *car, const struct atv_cid *cid,
+                                             struct atv_bytes *out, struct atv_err *err);
+
+/* ==== MST ===================================================================
+ * Repository spec, Merkle Search Tree: key height = leading zero bits of
+ * SHA-256(key) / 2. */
+unsigned atv_atp_mst_height(struct atv_bytes key);
+size_t atv_atp_mst_common_prefix(struct atv_bytes a, struct atv_bytes b);
+/* Looks key up in the tree rooted at root, reading nodes from car.
+ * Out: *found 1 with *value the record CID, or 0 (absence proven).
+ * A node needed for the walk and missing from the CAR is ATV_E_VERIFY
+ * (reason "proof_incomplete"), never "absent"; a malformed tree is
+ * ATV_E_VERIFY (reason "malformed_proof"). */
+ATV_MUST_USE enum atv_status atv_atp_mst_lookup(const struct atv_car *car,
+                                                const struct atv_cid *root, struct atv_bytes key,
+                                                int *found, struct atv_cid *value,
+                                                struct atv_err *err);
+
+/* ==== commits ===============================================================
+ * Repository spec v3: exactly the keys did, version (3), data, rev (TID),
+ * prev (link or null), sig (64 bytes). */
+struct atv_commit {
+    char did[ATV_MAX_DID + 1];
+    char rev[16];
+    struct atv_cid data;
+    int has_prev;
+    struct atv_cid prev;
+    uint8_t sig[64];
+};
+
+/* Parses a commit block. unsigned_out (may be NULL) receives the canonical
+ * DAG-CBOR of the commit without `sig`: the bytes the signature covers. */
+ATV_MUST_USE enum atv_status atv_atp_commit_parse(struct atv_bytes block, struct atv_commit *out,
+                                                  struct atv_buf *unsigned_out,
+                                                  struct atv_err *err);
+
+/* ==== DID documents =========================================================
+ * did spec: `id` equals the DID; the signing key is the verification method
+ * whose id is "#atproto" or "<did>#atproto" with controller == DID (first
+ * match wins), of type Multikey or a legacy EcdsaSecp256{k,r}1VerificationKey2019;
+ * the PDS is the service "#atproto_pds" of type AtprotoPersonalDataServer;
+ * the declared handle is the first alsoKnownAs "at://..." entry (lower-cased,
+ * unverified). */
+struct atv_diddoc {
+    char did[ATV_MAX_DID + 1];
+    struct atv_pubkey key;
+    char pds[ATV_MAX_URL + 1];    /* "" when the document names none */
+    char handle[ATV_MAX_HANDLE + 1]; /* "" when none is declared */
+};
+
+/* Parses a DID document (JSON). expect_did may be NULL to skip the id check.
+ * A document without a usable #atproto key is ATV_E_NOT_FOUND (reason "no_signing_key"). */
+ATV_MUST_USE enum atv_status atv_atp_diddoc_parse(struct atv_bytes json, const char *expect_did,
+                                                  struct atv_diddoc *out, struct atv_err *err);
+
+/* ==== proofs ================================================================
+ * Verifies a com.atproto.sync.getRecord CAR for (did, collection, rkey)
+ * against key, as the reference verifyProofs does: CAR blocks hash-checked,
+ * one root, commit v3 for `did` signed by key, MST walk to the record.
+ * Returns ATV_OK when the proof is valid, whether the record is present
+ * (out->present 1, record fields filled) or proven absent (present 0).
+ * Any failure is an error with a reason: bad_signature, did_mismatch,
+ * proof_incomplete, malformed_proof, block_hash_mismatch, ... */
+struct atv_proof {
+    char did[ATV_MAX_DID + 1];
+    char rev[16];
+    struct atv_cid commit_cid;
+    struct atv_cid data;
+    int present;
+    struct atv_cid record_cid;
+    char record_type[ATV_MAX_NSID + 1]; /* the record's $type, "" if absent */
+    char digest[ATV_MAX_FIELD + 1];     /* the record's `digest` text, "" if absent */
+};
+
+ATV_MUST_USE enum atv_status atv_atp_proof_verify(struct atv_bytes car, const char *did,
+                                                  const struct atv_pubkey *key,
+                                                  const char *collection, const char *rkey,
+                                                  struct atv_proof *out, struct atv_err *err);
+
+#endif

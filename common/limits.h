@@ -1,0 +1,55 @@
+/* common/limits.h: every cap on untrusted input, in one place.
+ * A value over a cap is ATV_E_LIMIT, never silently truncated. */
+#ifndef ATV_COMMON_LIMITS_H
+#define ATV_COMMON_LIMITS_H
+
+/* Plugin stdin (Ratify sends a few KiB). */
+#define ATV_MAX_STDIN (1u << 20)
+/* Any HTTP response body. */
+#define ATV_MAX_HTTP_BODY (4u << 20)
+/* A whole CAR file: a getRecord proof is a few KiB; a full test repo a few hundred. */
+#define ATV_MAX_CAR (8u << 20)
+/* Blocks in one CAR. */
+#define ATV_MAX_CAR_BLOCKS 100000u
+/* One CAR section (CID + block). */
+#define ATV_MAX_BLOCK (2u << 20)
+/* A CAR header's DAG-CBOR. */
+#define ATV_MAX_CAR_HEADER 4096u
+/* Encoded varints: 9 bytes carry 63 bits (multiformats unsigned-varint spec). */
+#define ATV_MAX_VARINT_BYTES 9u
+/* DAG-CBOR nesting depth (maps and arrays). */
+#define ATV_MAX_CBOR_DEPTH 32u
+/* Data items in one DAG-CBOR document. */
+#define ATV_MAX_CBOR_ITEMS 200000u
+/* A record block. */
+#define ATV_MAX_RECORD (1u << 20)
+/* MST nodes visited on one lookup (a 4-ary tree of any realistic size is < 30 deep). */
+#define ATV_MAX_MST_DEPTH 64u
+/* Entries in one MST node. */
+#define ATV_MAX_MST_ENTRIES 4096u
+/* An MST key ("collection/rkey"): NSID <= 317, rkey <= 512. */
+#define ATV_MAX_MST_KEY 1024u
+/* A DID (atproto DID spec: 2 KiB at most). */
+#define ATV_MAX_DID 2048u
+/* A handle (253 characters, DNS). */
+#define ATV_MAX_HANDLE 253u
+/* An NSID (317 characters). */
+#define ATV_MAX_NSID 317u
+/* A record key (512 characters). */
+#define ATV_MAX_RKEY 512u
+/* An AT-URI (8 KiB). */
+#define ATV_MAX_ATURI 8192u
+/* A multibase key string. */
+#define ATV_MAX_MULTIBASE 256u
+/* A DID document. */
+#define ATV_MAX_DIDDOC (64u << 10)
+/* Verification methods / services / alsoKnownAs entries scanned in one DID document. */
+#define ATV_MAX_DIDDOC_ENTRIES 64u
+/* A URL we will fetch. */
+#define ATV_MAX_URL 2048u
+/* A signed message passed to verify-sig. */
+#define ATV_MAX_MESSAGE (16u << 20)
+/* Strings we copy out of records (e.g. `digest`). */
+#define ATV_MAX_FIELD 512u
+
+#endif

@@ -1,0 +1,127 @@
+/* Unit tests for common/buf.c and common/err.c. */
+#include "common/buf.h"
+#include "common/test.h"
+
+#include <stdlib.h>
+
+static void test_buf_caps(void)
+{
+    struct atv_err err;
+    struct atv_buf b;
+
+    atv_err_clear(&err);
+    atv_buf_init(&b, 4);
+    CHECK_STATUS(atv_buf_append(&b, "abcd", 4, &err), ATV_OK, &err);
+    CHECK_EQ(b.len, 4u);
+    CHECK_STATUS(atv_buf_push(&b, 'e', &err), ATV_E_LIMIT, &err);
+    CHECK_EQ(b.len, 4u);
+    CHECK(strstr(err.msg, "cap of 4") != NULL);
+    atv_buf_cleanup(&b);
+    CHECK(b.ptr == NULL && b.len == 0);
+}
+
+static void test_reader(void)
+{
+    static const uint8_t in[] = {0x05, 0x80, 0x01, 0x80, 0x00, 0xff, 0xff};
+    struct atv_reader rd;
+    struct atv_bytes v = {in, sizeof in};
+    struct atv_bytes part;
+    struct atv_err err;
+    uint64_t x;
+    uint8_t c;
+
+    atv_err_clear(&err);
+    atv_rd_init(&rd, v);
+    CHECK_STATUS(atv_rd_uvarint(&rd, &x, &err), ATV_OK, &err);
+    CHECK_EQ(x, 5u);
+    CHECK_STATUS(atv_rd_uvarint(&rd, &x, &err), ATV_OK, &err);
+    CHECK_EQ(x, 128u);
+    /* 0x80 0x00 is a non-minimal zero */
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_rd_uvarint(&rd, &x, &err), ATV_E_PARSE, &err);
+    CHECK_EQ(atv_rd_left(&rd), 4u); /* not advanced */
+    CHECK_STATUS(atv_rd_take(&rd, 5, &part, &err), ATV_E_PARSE, &err);
+    CHECK(part.ptr == NULL);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_rd_take(&rd, 2, &part, &err), ATV_OK, &err);
+    CHECK_STATUS(atv_rd_u8(&rd, &c, &err), ATV_OK, &err);
+    CHECK_EQ(c, 0xffu);
+    /* truncated varint */
+    CHECK_STATUS(atv_rd_uvarint(&rd, &x, &err), ATV_E_PARSE, &err);
+    CHECK_EQ(atv_rd_left(&rd), 1u); /* a failed read does not advance */
+
+    static const uint8_t ten[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    struct atv_bytes tv = {ten, sizeof ten};
+    atv_err_clear(&err);
+    atv_rd_init(&rd, tv);
+    CHECK_STATUS(atv_rd_uvarint(&rd, &x, &err), ATV_E_LIMIT, &err);
+}
+
+static void test_base64(void)
+{
+    struct atv_err err;
+    struct atv_buf b;
+    static const struct {
+        const char *in;
+        const char *out; /* NULL: must fail */
+    } cases[] = {
+        {"", ""},          {"Zg", "f"},       {"Zg==", "f"},   {"Zm8", "fo"},
+        {"Zm8=", "fo"},    {"Zm9v", "foo"},   {"Zm9vYg", "foob"}, {"Zh", NULL},
+        {"Zg=", NULL},     {"Z", NULL},       {"Zm9v\n", NULL}, {"Zm9-", NULL},
+        {"Zm9v====", NULL}, {" Zm9v", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        atv_err_clear(&err);
+        atv_buf_init(&b, 64);
+        enum atv_status rc = atv_base64_decode(cases[i].in, strlen(cases[i].in), &b, &err);
+        if (cases[i].out == NULL) {
+            CHECK_MSG(rc == ATV_E_PARSE, "base64 rejects \"%s\"", cases[i].in);
+        } else {
+            CHECK_MSG(rc == ATV_OK && b.len == strlen(cases[i].out) &&
+                          memcmp(b.ptr, cases[i].out, b.len) == 0,
+                      "base64 \"%s\" decodes", cases[i].in);
+        }
+        atv_buf_cleanup(&b);
+    }
+    atv_buf_init(&b, 64);
+    CHECK_STATUS(atv_base64_encode(atv_bytes_str("foob"), &b, &err), ATV_OK, &err);
+    CHECK_STR((char *)b.ptr, "Zm9vYg");
+    atv_buf_cleanup(&b);
+}
+
+static void test_hex_and_err(void)
+{
+    struct atv_err err;
+    struct atv_buf b;
+    char out[16];
+
+    atv_err_clear(&err);
+    atv_buf_init(&b, 8);
+    CHECK_STATUS(atv_hex_decode("00ff", 4, &b, &err), ATV_OK, &err);
+    CHECK(b.len == 2 && b.ptr[1] == 0xff);
+    CHECK_STATUS(atv_hex_decode("0", 1, &b, &err), ATV_E_PARSE, &err);
+    atv_buf_cleanup(&b);
+    atv_err_clear(&err);
+    atv_buf_init(&b, 8);
+    CHECK_STATUS(atv_hex_decode("0g", 2, &b, &err), ATV_E_PARSE, &err);
+    atv_buf_cleanup(&b);
+    atv_hex_prefix((const unsigned char *)"\x01\x02\x03", 3, 2, out, sizeof out);
+    CHECK_STR(out, "0102...");
+
+    atv_err_clear(&err);
+    CHECK_EQ(atv_err_setr(&err, ATV_E_VERIFY, "bad_signature", "first %d", 1), ATV_E_VERIFY);
+    CHECK_EQ(atv_err_set(&err, ATV_E_PARSE, "second"), ATV_E_PARSE);
+    CHECK_EQ(err.code, ATV_E_VERIFY); /* the first error wins */
+    atv_err_prefix(&err, "ctx");
+    CHECK_STR(err.msg, "ctx: first 1");
+    CHECK_STR(err.reason, "bad_signature");
+}
+
+int main(void)
+{
+    test_buf_caps();
+    test_reader();
+    test_base64();
+    test_hex_and_err();
+    return atv_test_done();
+}
