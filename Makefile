@@ -44,7 +44,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard $(foreach m,$(MODULES),$(m)/tests/test_*.c))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 
-.PHONY: all deps check check-unit check-san check-cli check-fixtures demo install clean headers
+.PHONY: all deps check check-unit check-san check-valgrind check-cli check-fixtures demo install clean headers tests
 all: $(BUILD)/atproto $(BUILD)/atcr-verify
 
 deps:
@@ -79,21 +79,29 @@ headers:
 	  echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) $(WARN) $(PKG_CFLAGS) -x c -fsyntax-only - || exit 1; \
 	done; echo "headers: each compiles alone"
 
+# The whole suite: plain build (unit and CLI tests), the regeneration check
+# of the fixtures, then ASan+UBSan (unit and CLI tests), then valgrind.
 check: deps
 	$(MAKE) headers
 	$(MAKE) all tests
 	$(MAKE) check-unit
-	$(MAKE) SAN=1 BUILD=build/san all tests
-	$(MAKE) SAN=1 BUILD=build/san check-unit
 	$(MAKE) check-cli
 	$(MAKE) check-fixtures
+	$(MAKE) check-san
+	$(MAKE) check-valgrind
 
 check-unit: $(TEST_BIN)
 	ATV_SHARED=$(SHARED) prove -e '' $(TEST_BIN)
 
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 check-san:
 	$(MAKE) SAN=1 BUILD=build/san all tests
-	$(MAKE) SAN=1 BUILD=build/san check-unit
+	$(SAN_ENV) $(MAKE) SAN=1 BUILD=build/san check-unit check-cli
+
+# Leak-freedom on error paths is part of the contract: every unit test under valgrind.
+check-valgrind: $(TEST_BIN)
+	ATV_SHARED=$(SHARED) prove -e 'valgrind -q --error-exitcode=42 --leak-check=full --errors-for-leak-kinds=all' $(TEST_BIN)
 
 check-cli: all
 	ATV_BUILD=$(BUILD) ATV_SHARED=$(SHARED) prove -e 'bats --tap' integration/*.bats

@@ -1,6 +1,7 @@
-#include <stdio.h>
-int main(void)
+/* atcr-verify: verify ATProto signatures of container images. */
+#include "cli/cli.h"
+
+int main(int argc, char **argv)
 {
-    puts("{\"code\":1,\"msg\":\"not implemented\"}");
-    return 1;
+    return atv_cli_run(argc, argv, stdout, stderr);
 }

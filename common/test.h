@@ -9,6 +9,7 @@
 #define ATV_COMMON_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int atv_test_n;
@@ -36,12 +37,29 @@ static int atv_test_done(void)
     return atv_test_failed != 0 ? 1 : 0;
 }
 
+/* Path of a file under the shared folder ($ATV_SHARED, default ../shared). */
+__attribute__((unused)) static const char *atv_test_shared(const char *rel)
+{
+    static char path[1024];
+    const char *base = getenv("ATV_SHARED");
+    int n = snprintf(path, sizeof path, "%s/%s", base != NULL ? base : "../shared", rel);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        path[0] = '\0';
+    }
+    return path;
+}
+
 #define CHECK(cond) atv_test_point((cond) ? 1 : 0, __FILE__, __LINE__, #cond)
+/* The condition is evaluated before the message is formatted, so the
+ * message may show what the condition's calls produced. */
 #define CHECK_MSG(cond, ...)                                                                       \
     do {                                                                                           \
+        int atv_ok_ = (cond) ? 1 : 0;                                                              \
         char atv_m_[512];                                                                          \
-        snprintf(atv_m_, sizeof atv_m_, __VA_ARGS__);                                              \
-        atv_test_point((cond) ? 1 : 0, __FILE__, __LINE__, atv_m_);                                \
+        if (snprintf(atv_m_, sizeof atv_m_, __VA_ARGS__) < 0) {                                    \
+            atv_m_[0] = '\0';                                                                      \
+        }                                                                                          \
+        atv_test_point(atv_ok_, __FILE__, __LINE__, atv_m_);                                       \
     } while (0)
 #define CHECK_EQ(a, b) CHECK((a) == (b))
 #define CHECK_STR(a, b) CHECK_MSG(strcmp((a), (b)) == 0, "\"%s\" == \"%s\"", (a), (b))
