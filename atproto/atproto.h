@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/http.h"
 #include "common/limits.h"
 
 /* ==== syntax =================================================================
@@ -276,5 +277,70 @@ ATV_MUST_USE enum atv_status atv_atp_proof_verify(struct atv_bytes car, const ch
                                                   const struct atv_pubkey *key,
                                                   const char *collection, const char *rkey,
                                                   struct atv_proof *out, struct atv_err *err);
+
+/* ==== identity resolution (through a fetcher; no I/O here) ===================
+ * atproto DID spec "DID Methods" and handle spec "Handle Resolution".
+ * plc_url NULL means ATV_DEFAULT_PLC_URL. */
+#define ATV_DEFAULT_PLC_URL "https://plc.directory"
+
+/* The URL of DID's document: did:plc -> {plc_url}/{did}; did:web:HOST ->
+ * https://HOST/.well-known/did.json (hostname-only did:web; a %3A-encoded
+ * port is accepted only for loopback hosts, as local development uses it).
+ * Other methods are ATV_E_UNSUPPORTED. */
+ATV_MUST_USE enum atv_status atv_atp_did_doc_url(const char *plc_url, const char *did, char *out,
+                                                 size_t cap, struct atv_err *err);
+/* Fetches and parses DID's document. doc_json (may be NULL) receives the raw
+ * document for caching. HTTP 404 is ATV_E_NOT_FOUND (reason "did_not_found"),
+ * 410 ATV_E_NOT_FOUND (reason "did_deactivated"), other non-200 ATV_E_IO. */
+ATV_MUST_USE enum atv_status atv_atp_did_resolve(const struct atv_fetcher *f, const char *plc_url,
+                                                 const char *did, struct atv_buf *doc_json,
+                                                 struct atv_diddoc *out, struct atv_err *err);
+/* Handle -> DID: DNS TXT _atproto.HANDLE with exactly one "did=" record, else
+ * https://HANDLE/.well-known/atproto-did (first line, trimmed, <= 2 KiB).
+ * out receives the DID (NUL-terminated, cap bytes). */
+ATV_MUST_USE enum atv_status atv_atp_handle_resolve(const struct atv_fetcher *f,
+                                                    const char *handle, char *out, size_t cap,
+                                                    struct atv_err *err);
+/* Bidirectional check: doc->handle must resolve back to doc->did.
+ * ATV_OK when it does; ATV_E_VERIFY (reason "handle_mismatch") when it
+ * resolves elsewhere or not at all; ATV_E_NOT_FOUND when doc declares none. */
+ATV_MUST_USE enum atv_status atv_atp_handle_verify(const struct atv_fetcher *f,
+                                                   const struct atv_diddoc *doc,
+                                                   struct atv_err *err);
+/* {pds}/xrpc/com.atproto.sync.getRecord?did=&collection=&rkey= with the
+ * parameters percent-encoded. */
+ATV_MUST_USE enum atv_status atv_atp_getrecord_url(const char *pds, const char *did,
+                                                   const char *collection, const char *rkey,
+                                                   char *out, size_t cap, struct atv_err *err);
+
+/* ==== the signature artifact (DESIGN.md "The signature artifact") ===========
+ * The JSON blob of the referrer layer application/vnd.atproto.signature.v1+json.
+ * Parsed strictly: duplicate keys, wrong types, a missing required field or
+ * a malformed value are ATV_E_PARSE (reason "bad_artifact"); fields we do not
+ * know are ignored, so ATCR may add some. Everything except subject and
+ * atproto.did/recordUri is a claim: reported, never used to decide. */
+#define ATV_ARTIFACT_TYPE "application/vnd.atproto.signature.v1+json"
+#define ATV_MAX_ARTIFACT (64u << 10)
+
+struct atv_sig_artifact {
+    char subject_digest[72];        /* sha256:<64 hex> */
+    char subject_media_type[128];   /* "" when absent */
+    char did[ATV_MAX_DID + 1];
+    struct atv_record_uri record;   /* from atproto.recordUri; record.did == did */
+    char handle[ATV_MAX_HANDLE + 1];    /* claim, "" when absent */
+    char pds[ATV_MAX_URL + 1];          /* claim, "" when absent */
+    int has_commit;
+    struct atv_cid commit;              /* claim */
+    char signed_at[64];                 /* claim, "" when absent */
+    enum atv_key_type algorithm;        /* from signature.algorithm */
+    char key_id[ATV_MAX_DID + 16];      /* claim, "" when absent */
+    char public_key_multibase[ATV_MAX_MULTIBASE + 1]; /* claim, "" when absent */
+};
+
+ATV_MUST_USE enum atv_status atv_atp_artifact_parse(struct atv_bytes json,
+                                                    struct atv_sig_artifact *out,
+                                                    struct atv_err *err);
+/* 1 when s is "sha256:" followed by exactly 64 lower-case hex digits. */
+int atv_atp_digest_valid(const char *s);
 
 #endif

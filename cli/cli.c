@@ -151,20 +151,6 @@ struct proof_args {
     int json;
 };
 
-/* sha256:<64 lower-case hex>, the OCI digest form the records carry. */
-static int digest_valid(const char *d)
-{
-    if (strncmp(d, "sha256:", 7) != 0 || strlen(d) != 7 + 64) {
-        return 0;
-    }
-    for (const char *p = d + 7; *p != '\0'; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static void report(FILE *out, int json, int verified, const char *reason, const char *message,
                    const struct atv_proof *pr, const char *uri)
 {
@@ -219,7 +205,7 @@ static int run_proof(const struct proof_args *a, FILE *out, FILE *errs)
         fprintf(errs, "atcr-verify verify-proof: --uri: %s\n", err.msg);
         goto out;
     }
-    if (a->digest != NULL && !digest_valid(a->digest)) {
+    if (a->digest != NULL && !atv_atp_digest_valid(a->digest)) {
         fprintf(errs, "atcr-verify verify-proof: --expect-digest: want sha256: and 64 "
                       "lower-case hex digits\n");
         goto out;

@@ -1,0 +1,92 @@
+/* common/http.h: the project's only HTTP client (libcurl lives in
+ * common/http.c alone), and the fetcher interface through which atproto/
+ * receives network bytes without doing I/O itself.
+ *
+ * Policy (DESIGN.md "Rules that hold everywhere"): HTTPS with certificate
+ * checks always on; plain http only when the session allows it (a registry's
+ * useHttp) or, with allow_loopback_http, for loopback hosts only; one
+ * deadline shared by every request of a session; every body capped; at most
+ * ATV_MAX_REDIRECTS redirects, each re-checked against the same policy;
+ * credentials never sent to a host other than the one they were given for
+ * (a redirect to another host drops them). Errors name the host and the
+ * HTTP status, never response bytes.
+ */
+#ifndef ATV_COMMON_HTTP_H
+#define ATV_COMMON_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+#define ATV_MAX_REDIRECTS 3
+
+/* ---- fetcher: how atproto/ asks for bytes ----------------------------------
+ * get: GET url; on any HTTP answer returns ATV_OK with *status set and the
+ *      body (at most max bytes, else ATV_E_LIMIT) appended to out; transport
+ *      failures (refused, timeout, TLS, policy) are ATV_E_IO.
+ * txt: DNS TXT lookup of name; each record's strings joined, records
+ *      separated by '\n' in out. No records is ATV_E_NOT_FOUND.
+ * Either may be NULL when the caller offers no such access (offline). */
+struct atv_fetcher {
+    enum atv_status (*get)(void *ctx, const char *url, size_t max, long *status,
+                           struct atv_buf *out, struct atv_err *err);
+    enum atv_status (*txt)(void *ctx, const char *name, struct atv_buf *out, struct atv_err *err);
+    void *ctx;
+};
+
+/* ---- the HTTP session ------------------------------------------------------- */
+struct atv_http_opts {
+    uint32_t timeout_ms;     /* whole-session budget from atv_http_new; 0 means 2500 */
+    int allow_http;          /* plain http:// to any host (registry useHttp) */
+    int allow_loopback_http; /* plain http:// to 127.0.0.0/8, [::1] and localhost only */
+    const char *ca_file;     /* CA bundle; NULL: libcurl's default, then
+                              * /etc/ssl/certs/ca-certificates.crt when that exists */
+    const char *user_agent;  /* NULL: "atcr-verify/<version>" */
+};
+
+struct atv_http; /* opaque: options, deadline, a reused libcurl handle */
+
+/* Starts a session; its deadline starts now. Out: *out (new: atv_http_free). */
+ATV_MUST_USE enum atv_status atv_http_new(const struct atv_http_opts *opts, struct atv_http **out,
+                                          struct atv_err *err);
+void atv_http_free(struct atv_http *h);
+/* Milliseconds left before the session's deadline (0 when past it). */
+uint32_t atv_http_remaining_ms(const struct atv_http *h);
+
+struct atv_http_req {
+    const char *method;        /* "GET" or "HEAD" */
+    const char *url;
+    const char *const *headers; /* NULL-terminated "Name: value" list, or NULL */
+    const char *authorization; /* value of an Authorization header, or NULL; sent only to
+                                * the host:port of `url`, dropped on a cross-host redirect */
+    size_t max_body;           /* cap on the body; over it is ATV_E_LIMIT */
+    int follow_redirects;      /* 1: follow up to ATV_MAX_REDIRECTS */
+};
+
+struct atv_http_resp {
+    long status;               /* final HTTP status */
+    struct atv_buf body;       /* owned; atv_http_resp_cleanup frees it */
+    char content_type[128];    /* "" when absent or too long */
+    char content_digest[160];  /* Docker-Content-Digest, "" when absent or too long */
+    char www_authenticate[1024]; /* WWW-Authenticate, "" when absent or too long */
+    char final_url[2048];      /* after redirects */
+};
+
+/* Performs one request. Returns ATV_OK for any HTTP answer (check status);
+ * ATV_E_IO for a transport failure, the deadline, or a URL the policy refuses;
+ * ATV_E_LIMIT for a body over max_body. resp is initialised either way. */
+ATV_MUST_USE enum atv_status atv_http_do(struct atv_http *h, const struct atv_http_req *req,
+                                         struct atv_http_resp *resp, struct atv_err *err);
+void atv_http_resp_cleanup(struct atv_http_resp *resp);
+
+/* A fetcher whose get is a capped GET through h (redirects followed, no
+ * credentials) and whose txt is a DNS TXT lookup (libresolv) bounded by the
+ * session's deadline. h must outlive the fetcher. */
+struct atv_fetcher atv_http_fetcher(struct atv_http *h);
+
+/* 1 when the URL's host is loopback (127.0.0.0/8, ::1, localhost). */
+int atv_http_host_is_loopback(const char *url);
+
+#endif
