@@ -1,0 +1,1104 @@
+/* common/http.c: the project's only libcurl user (see common/http.h).
+ *
+ * Policy (STYLE.md rule 21, DESIGN.md "Rules that hold everywhere"):
+ * - https always, with peer and host verification on; plain http only when
+ *   the session allows it (allow_http) or, with allow_loopback_http, when the
+ *   host is loopback. Every redirect hop is checked again: libcurl's own
+ *   redirect following (CURLOPT_FOLLOWLOCATION) is never used.
+ * - One deadline per session (CLOCK_MONOTONIC); every hop gets what is left
+ *   as its connect and total timeout.
+ * - Bodies go into a capped atv_buf; over the cap the write callback aborts.
+ * - The Authorization value goes only to the scheme+host+port it was given
+ *   for; once a redirect leaves that origin it is dropped for good. It never
+ *   goes to a proxy (CURLHEADER_SEPARATE and a CONNECT tunnel for http too).
+ * - Error messages name the method and the origin (scheme://host[:port]),
+ *   never the path, the userinfo, the Authorization value or response bytes.
+ */
+
+/* _DEFAULT_SOURCE: <resolv.h> and <arpa/nameser.h> use the BSD types
+ * (u_char, u_long) and <netdb.h> the h_errno codes (HOST_NOT_FOUND, NO_DATA)
+ * that glibc declares only under __USE_MISC; the project builds with
+ * _POSIX_C_SOURCE=200809L, which hides them. */
+#define _DEFAULT_SOURCE
+
+#include "common/http.h"
+#include "common/limits.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef ATV_VERSION
+#define ATV_VERSION "unknown"
+#endif
+
+#define HTTP_DEFAULT_TIMEOUT_MS 2500u
+/* Debian's bundle; the static build's libcurl may have no usable default. */
+#define HTTP_CA_FALLBACK "/etc/ssl/certs/ca-certificates.crt"
+/* The largest DNS message (RFC 1035 section 4.2.2: TCP length is 16 bits). */
+#define DNS_ANSWER_MAX 65535
+/* A domain name in text form: 253 characters (RFC 1035 section 2.3.4, 255
+ * octets on the wire), plus an optional trailing dot. */
+#define DNS_NAME_MAX 254u
+
+struct atv_http {
+    CURL *curl;
+    uint64_t deadline_ms; /* CLOCK_MONOTONIC */
+    uint32_t timeout_ms;
+    int allow_http;
+    int allow_loopback_http;
+    char *ca_file;    /* owned; NULL: libcurl's default */
+    char *user_agent; /* owned */
+};
+
+/* ---- time ------------------------------------------------------------------ */
+
+static int now_ms(uint64_t *out)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0) {
+        *out = 0;
+        return -1;
+    }
+    *out = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return 0;
+}
+
+uint32_t atv_http_remaining_ms(const struct atv_http *h)
+{
+    uint64_t now;
+    if (h == NULL || now_ms(&now) != 0 || now >= h->deadline_ms) {
+        return 0;
+    }
+    uint64_t left = h->deadline_ms - now;
+    return left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+}
+
+/* ---- session ---------------------------------------------------------------- */
+
+static int has_crlf(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+/* Keeps libcurl's built-in CA bundle when it is readable; otherwise uses
+ * HTTP_CA_FALLBACK when that exists (a static libcurl built without a
+ * bundle path). With neither, TLS fails closed. */
+static enum atv_status http_choose_ca(struct atv_http *h, const char *ca_file, struct atv_err *err)
+{
+    if (ca_file != NULL) {
+        if (access(ca_file, R_OK) != 0) {
+            return atv_err_set(err, ATV_E_IO, "http: ca file %s is not readable", ca_file);
+        }
+        h->ca_file = strdup(ca_file);
+        return h->ca_file != NULL ? ATV_OK : atv_err_set(err, ATV_E_NOMEM, "http: out of memory");
+    }
+#if LIBCURL_VERSION_NUM >= 0x075400 /* CURLINFO_CAINFO and CURLINFO_CAPATH: 7.84.0 */
+    char *def = NULL;
+    if (curl_easy_getinfo(h->curl, CURLINFO_CAINFO, &def) == CURLE_OK && def != NULL &&
+        access(def, R_OK) == 0) {
+        return ATV_OK;
+    }
+    def = NULL;
+    if (curl_easy_getinfo(h->curl, CURLINFO_CAPATH, &def) == CURLE_OK && def != NULL &&
+        access(def, R_OK | X_OK) == 0) {
+        return ATV_OK;
+    }
+#endif
+    if (access(HTTP_CA_FALLBACK, R_OK) == 0) {
+        h->ca_file = strdup(HTTP_CA_FALLBACK);
+        if (h->ca_file == NULL) {
+            return atv_err_set(err, ATV_E_NOMEM, "http: out of memory");
+        }
+    }
+    return ATV_OK;
+}
+
+enum atv_status atv_http_new(const struct atv_http_opts *opts, struct atv_http **out,
+                             struct atv_err *err)
+{
+    enum atv_status rc = ATV_OK;
+    struct atv_http *h = NULL;
+    uint64_t now;
+
+    if (out == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_new: out is NULL");
+    }
+    *out = NULL;
+    if (opts == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_new: opts is NULL");
+    }
+    if (opts->user_agent != NULL && has_crlf(opts->user_agent)) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_new: user_agent holds a line break");
+    }
+    /* libcurl counts init/cleanup pairs, so each session holds one reference
+     * and atv_http_free releases it: no global state outlives the last session.
+     * Not thread-safe before libcurl 7.84; our binaries are single-threaded. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        return atv_err_set(err, ATV_E_INTERNAL, "http: libcurl global init failed");
+    }
+    h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        curl_global_cleanup();
+        return atv_err_set(err, ATV_E_NOMEM, "http: out of memory");
+    }
+    /* From here h owns the global reference: atv_http_free releases it. */
+    h->timeout_ms = opts->timeout_ms != 0 ? opts->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+    h->allow_http = opts->allow_http != 0;
+    h->allow_loopback_http = opts->allow_loopback_http != 0;
+    h->curl = curl_easy_init();
+    h->user_agent =
+        strdup(opts->user_agent != NULL ? opts->user_agent : "atcr-verify/" ATV_VERSION);
+    if (h->curl == NULL || h->user_agent == NULL) {
+        rc = atv_err_set(err, ATV_E_NOMEM, "http: out of memory");
+        goto out;
+    }
+    rc = http_choose_ca(h, opts->ca_file, err);
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    if (now_ms(&now) != 0) {
+        rc = atv_err_set(err, ATV_E_INTERNAL, "http: CLOCK_MONOTONIC unavailable");
+        goto out;
+    }
+    h->deadline_ms = now + h->timeout_ms;
+    *out = h;
+    h = NULL;
+out:
+    atv_http_free(h);
+    return rc;
+}
+
+void atv_http_free(struct atv_http *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    if (h->curl != NULL) {
+        curl_easy_cleanup(h->curl);
+    }
+    free(h->ca_file);
+    free(h->user_agent);
+    free(h);
+    curl_global_cleanup();
+}
+
+/* ---- URLs -------------------------------------------------------------------- */
+
+struct url_parts {
+    char scheme[16];
+    char host[ATV_MAX_URL];
+    long port; /* explicit or the scheme's default */
+    int has_userinfo;
+    char origin[ATV_MAX_URL + 32]; /* scheme://host[:port], for messages */
+};
+
+/* Copies one part of u into out (cap bytes). Returns 0, or -1 when the part
+ * is absent or does not fit (out is then ""). */
+static int url_part(CURLU *u, CURLUPart what, unsigned int flags, char *out, size_t cap)
+{
+    char *s = NULL;
+    int ok = -1;
+
+    out[0] = '\0';
+    if (curl_url_get(u, what, &s, flags) == CURLUE_OK && s != NULL) {
+        size_t n = strlen(s);
+        if (n < cap) {
+            memcpy(out, s, n + 1); /* n < cap checked above */
+            ok = 0;
+        }
+    }
+    curl_free(s);
+    return ok;
+}
+
+/* Decimal port 1..65535; -1 otherwise. */
+static long port_parse(const char *s)
+{
+    long v = 0;
+    if (s[0] == '\0') {
+        return -1;
+    }
+    for (size_t i = 0; s[i] != '\0'; i++) {
+        if (s[i] < '0' || s[i] > '9' || i >= 5) {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    return v >= 1 && v <= 65535 ? v : -1;
+}
+
+static enum atv_status url_split(CURLU *u, struct url_parts *p, struct atv_err *err)
+{
+    char port[16];
+    char explicit_port[16];
+    char *user = NULL;
+    int n;
+
+    memset(p, 0, sizeof *p);
+    if (url_part(u, CURLUPART_SCHEME, 0, p->scheme, sizeof p->scheme) != 0 ||
+        url_part(u, CURLUPART_HOST, 0, p->host, sizeof p->host) != 0 || p->host[0] == '\0' ||
+        url_part(u, CURLUPART_PORT, CURLU_DEFAULT_PORT, port, sizeof port) != 0) {
+        return atv_err_set(err, ATV_E_PARSE, "http: url lacks a scheme, host or port");
+    }
+    p->port = port_parse(port);
+    if (p->port < 0) {
+        return atv_err_set(err, ATV_E_PARSE, "http: url has a bad port");
+    }
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+        p->has_userinfo = 1;
+    }
+    curl_free(user);
+    user = NULL;
+    if (curl_url_get(u, CURLUPART_PASSWORD, &user, 0) == CURLUE_OK) {
+        p->has_userinfo = 1;
+    }
+    curl_free(user);
+    if (url_part(u, CURLUPART_PORT, 0, explicit_port, sizeof explicit_port) == 0) {
+        n = snprintf(p->origin, sizeof p->origin, "%s://%s:%ld", p->scheme, p->host, p->port);
+    } else {
+        n = snprintf(p->origin, sizeof p->origin, "%s://%s", p->scheme, p->host);
+    }
+    if (n < 0 || (size_t)n >= sizeof p->origin) {
+        return atv_err_set(err, ATV_E_PARSE, "http: url host too long");
+    }
+    return ATV_OK;
+}
+
+/* host as libcurl normalises it: "localhost", dotted-quad IPv4, "[v6]". */
+static int host_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    char v6[INET6_ADDRSTRLEN + 1];
+    size_t n = strlen(host);
+
+    if (strcasecmp(host, "localhost") == 0) {
+        return 1;
+    }
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        return (ntohl(a4.s_addr) >> 24) == 127u; /* 127.0.0.0/8, RFC 1122 section 3.2.1.3 */
+    }
+    if (n >= 3 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof v6) {
+        memcpy(v6, host + 1, n - 2); /* n - 2 < sizeof v6 checked above */
+        v6[n - 2] = '\0';
+        if (inet_pton(AF_INET6, v6, &a6) == 1) {
+            return IN6_IS_ADDR_LOOPBACK(&a6) ? 1 : 0;
+        }
+    }
+    return 0;
+}
+
+int atv_http_host_is_loopback(const char *url)
+{
+    CURLU *u = NULL;
+    char host[ATV_MAX_URL];
+    int yes = 0;
+
+    if (url == NULL) {
+        return 0;
+    }
+    u = curl_url();
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        url_part(u, CURLUPART_HOST, 0, host, sizeof host) == 0) {
+        yes = host_is_loopback(host);
+    }
+    curl_url_cleanup(u);
+    return yes;
+}
+
+/* The scheme policy for one hop. *protocols is what libcurl may speak. */
+static enum atv_status hop_allowed(const struct atv_http *h, const char *method,
+                                   const struct url_parts *p, const char **protocols,
+                                   struct atv_err *err)
+{
+    *protocols = "https";
+    if (p->has_userinfo) {
+        return atv_err_set(err, ATV_E_IO, "%s %s: url with userinfo refused", method, p->origin);
+    }
+    if (strcmp(p->scheme, "https") == 0) {
+        return ATV_OK;
+    }
+    if (strcmp(p->scheme, "http") != 0) {
+        return atv_err_set(err, ATV_E_IO, "%s %s: scheme refused (https only)", method, p->origin);
+    }
+    if (h->allow_http || (h->allow_loopback_http && host_is_loopback(p->host))) {
+        *protocols = "http,https";
+        return ATV_OK;
+    }
+    return atv_err_set(err, ATV_E_IO, "%s %s: plain http refused (https only%s)", method, p->origin,
+                       h->allow_loopback_http ? "; http allowed for loopback hosts only" : "");
+}
+
+static int same_origin(const struct url_parts *a, const struct url_parts *b)
+{
+    return strcmp(a->scheme, b->scheme) == 0 && strcasecmp(a->host, b->host) == 0 &&
+           a->port == b->port;
+}
+
+/* ---- one request -------------------------------------------------------------- */
+
+enum { HDR_TYPE = 1u, HDR_DIGEST = 2u, HDR_AUTH = 4u, HDR_LOCATION = 8u };
+
+struct xfer {
+    struct atv_http_resp *resp;
+    int over;  /* the body passed its cap */
+    int nomem; /* the body could not grow */
+    unsigned int seen;
+    char location[ATV_MAX_URL];
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct xfer *x = userdata;
+    struct atv_err e;
+
+    if (size != 0 && nmemb > SIZE_MAX / size) {
+        x->over = 1;
+        return 0;
+    }
+    atv_err_clear(&e);
+    enum atv_status rc = atv_buf_append(&x->resp->body, ptr, size * nmemb, &e);
+    if (rc == ATV_E_LIMIT) {
+        x->over = 1;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (rc != ATV_OK) {
+        x->nomem = 1;
+        return 0;
+    }
+    return size * nmemb;
+}
+
+/* Stores value (n bytes) in out unless it is too long or holds a control
+ * character other than HTAB: then out is "" (dropped, not truncated). */
+static void hdr_store(char *out, size_t cap, const char *value, size_t n)
+{
+    out[0] = '\0';
+    if (n >= cap) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            return;
+        }
+    }
+    memcpy(out, value, n); /* n < cap checked above */
+    out[n] = '\0';
+}
+
+static int hdr_is(const char *name, size_t n, const char *want)
+{
+    return n == strlen(want) && strncasecmp(name, want, n) == 0;
+}
+
+/* Captures the headers we use from one header line (RFC 9110 section 5:
+ * names are case-insensitive; leading and trailing whitespace is not part
+ * of the value). A status line starts a new response (a proxy's CONNECT
+ * answer, an interim 1xx), so it clears what was captured. The first
+ * occurrence of a header wins. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct xfer *x = userdata;
+    struct atv_http_resp *r = x->resp;
+    size_t n;
+    size_t colon = 0;
+    size_t vs;
+    size_t ve;
+
+    if (size != 0 && nmemb > SIZE_MAX / size) {
+        return 0;
+    }
+    n = size * nmemb;
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        r->content_type[0] = '\0';
+        r->content_digest[0] = '\0';
+        r->www_authenticate[0] = '\0';
+        x->location[0] = '\0';
+        x->seen = 0;
+        return n;
+    }
+    while (colon < n && ptr[colon] != ':') {
+        colon++;
+    }
+    if (colon == n || colon == 0) {
+        return n;
+    }
+    vs = colon + 1;
+    ve = n;
+    while (vs < ve && (ptr[vs] == ' ' || ptr[vs] == '\t')) {
+        vs++;
+    }
+    while (ve > vs && (ptr[ve - 1] == ' ' || ptr[ve - 1] == '\t' || ptr[ve - 1] == '\r' ||
+                       ptr[ve - 1] == '\n')) {
+        ve--;
+    }
+    if (hdr_is(ptr, colon, "content-type") && (x->seen & HDR_TYPE) == 0) {
+        x->seen |= HDR_TYPE;
+        hdr_store(r->content_type, sizeof r->content_type, ptr + vs, ve - vs);
+    } else if (hdr_is(ptr, colon, "docker-content-digest") && (x->seen & HDR_DIGEST) == 0) {
+        x->seen |= HDR_DIGEST;
+        hdr_store(r->content_digest, sizeof r->content_digest, ptr + vs, ve - vs);
+    } else if (hdr_is(ptr, colon, "www-authenticate") && (x->seen & HDR_AUTH) == 0) {
+        x->seen |= HDR_AUTH;
+        hdr_store(r->www_authenticate, sizeof r->www_authenticate, ptr + vs, ve - vs);
+    } else if (hdr_is(ptr, colon, "location") && (x->seen & HDR_LOCATION) == 0) {
+        x->seen |= HDR_LOCATION;
+        hdr_store(x->location, sizeof x->location, ptr + vs, ve - vs);
+    }
+    return n;
+}
+
+/* A lower-case phrase for a transport failure. */
+static const char *curl_phrase(CURLcode cc, long os_errno)
+{
+    switch (cc) {
+    case CURLE_COULDNT_CONNECT:
+        switch (os_errno) {
+        case ECONNREFUSED:
+            return "connection refused";
+        case ENETUNREACH:
+            return "network unreachable";
+        case EHOSTUNREACH:
+            return "host unreachable";
+        case ETIMEDOUT:
+            return "connect timed out";
+        default:
+            return "could not connect";
+        }
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return "host not found";
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return "proxy not found";
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timed out at the session deadline";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        return "tls failure";
+    case CURLE_PARTIAL_FILE:
+        return "response truncated";
+    case CURLE_GOT_NOTHING:
+        return "empty reply";
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        return "connection broken";
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return "protocol refused";
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return "malformed reply";
+    default:
+        return "transfer failed";
+    }
+}
+
+/* Only connect and TLS failures get libcurl's detail text: those texts are
+ * built from our own host name and OpenSSL's fixed strings, never from
+ * response bytes. Control bytes are replaced anyway. */
+static void curl_detail(CURLcode cc, const char *errbuf, char *out, size_t cap)
+{
+    const char *src = curl_easy_strerror(cc);
+    size_t i = 0;
+
+    if ((cc == CURLE_COULDNT_CONNECT || cc == CURLE_SSL_CONNECT_ERROR ||
+         cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) &&
+        errbuf[0] != '\0') {
+        src = errbuf;
+    }
+    for (; src[i] != '\0' && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)src[i];
+        out[i] = (c < 0x20 || c >= 0x7f) ? '?' : src[i];
+    }
+    while (i > 0 && out[i - 1] == '?') {
+        i--; /* a trailing newline */
+    }
+    out[i] = '\0';
+}
+
+static CURLcode hop_setopts(struct atv_http *h, const struct atv_http_req *req, const char *url,
+                            const char *protocols, struct curl_slist *hdrs, struct xfer *x,
+                            char *errbuf, uint32_t left)
+{
+    CURL *c = h->curl;
+    long ms = left > (uint32_t)INT32_MAX ? (long)INT32_MAX : (long)left;
+    int head = strcmp(req->method, "HEAD") == 0;
+    CURLcode cc;
+
+    cc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_URL, url);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* we follow, hop by hop */
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    }
+    if (cc == CURLE_OK && h->ca_file != NULL) {
+        cc = curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    }
+    if (cc == CURLE_OK) {
+        /* Our headers (Authorization) go to the server only, never to a proxy. */
+        cc = curl_easy_setopt(c, CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
+    }
+    if (cc == CURLE_OK) {
+        /* Through an HTTP proxy even plain http is tunnelled (CONNECT), so
+         * the proxy never sees the request headers. */
+        cc = curl_easy_setopt(c, CURLOPT_HTTPPROXYTUNNEL, 1L);
+    }
+    if (cc == CURLE_OK) {
+        cc = head ? curl_easy_setopt(c, CURLOPT_NOBODY, 1L)
+                  : curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    /* libcurl 7.88 checks MAXFILESIZE against Content-Length even for HEAD,
+     * where no body follows: set it for GET only. 0 would mean "no limit". */
+    if (cc == CURLE_OK && !head && req->max_body > 0 && req->max_body <= (size_t)INT64_MAX) {
+        cc = curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    }
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+    }
+    return cc;
+}
+
+/* Builds the request headers: the caller's, then Authorization when due. */
+static enum atv_status hop_headers(const struct atv_http_req *req, int send_auth,
+                                   struct curl_slist **out, struct atv_err *err)
+{
+    struct curl_slist *list = NULL;
+    struct curl_slist *next;
+    char *line = NULL;
+    enum atv_status rc = ATV_OK;
+
+    *out = NULL;
+    for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+        next = curl_slist_append(list, req->headers[i]);
+        if (next == NULL) {
+            rc = atv_err_set(err, ATV_E_NOMEM, "http: out of memory");
+            goto out;
+        }
+        list = next;
+    }
+    if (send_auth) {
+        size_t n = strlen("Authorization: ") + strlen(req->authorization) + 1;
+        line = malloc(n);
+        if (line == NULL) {
+            rc = atv_err_set(err, ATV_E_NOMEM, "http: out of memory");
+            goto out;
+        }
+        int w = snprintf(line, n, "Authorization: %s", req->authorization);
+        if (w < 0 || (size_t)w >= n) {
+            rc = atv_err_set(err, ATV_E_INTERNAL, "http: authorization header formatting");
+            goto out;
+        }
+        next = curl_slist_append(list, line);
+        if (next == NULL) {
+            rc = atv_err_set(err, ATV_E_NOMEM, "http: out of memory");
+            goto out;
+        }
+        list = next;
+    }
+    *out = list;
+    list = NULL;
+out:
+    if (line != NULL) {
+        memset(line, 0, strlen(line));
+        free(line);
+    }
+    curl_slist_free_all(list);
+    return rc;
+}
+
+/* One request to one URL, no redirect following. Fills resp->status. */
+static enum atv_status hop_perform(struct atv_http *h, const struct atv_http_req *req,
+                                   const char *url, const struct url_parts *p,
+                                   const char *protocols, int send_auth, struct xfer *x,
+                                   struct atv_err *err)
+{
+    enum atv_status rc = ATV_OK;
+    struct curl_slist *hdrs = NULL;
+    char errbuf[CURL_ERROR_SIZE];
+    char detail[160];
+    long code = 0;
+    long os_errno = 0;
+    CURLcode cc;
+    uint32_t left = atv_http_remaining_ms(h);
+
+    if (left == 0) {
+        return atv_err_set(err, ATV_E_IO, "%s %s: session deadline of %u ms passed", req->method,
+                           p->origin, (unsigned int)h->timeout_ms);
+    }
+    rc = hop_headers(req, send_auth, &hdrs, err);
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    errbuf[0] = '\0';
+    curl_easy_reset(h->curl); /* keeps live connections and the DNS cache */
+    cc = hop_setopts(h, req, url, protocols, hdrs, x, errbuf, left);
+    if (cc != CURLE_OK) {
+        rc = atv_err_set(err, ATV_E_INTERNAL, "%s %s: libcurl refused an option: %s", req->method,
+                         p->origin, curl_easy_strerror(cc));
+        goto out;
+    }
+    cc = curl_easy_perform(h->curl);
+    if (x->nomem) {
+        rc = atv_err_set(err, ATV_E_NOMEM, "%s %s: out of memory for the body", req->method,
+                         p->origin);
+        goto out;
+    }
+    if (x->over || cc == CURLE_FILESIZE_EXCEEDED) {
+        rc = atv_err_set(err, ATV_E_LIMIT, "%s %s: body over the cap of %zu bytes", req->method,
+                         p->origin, req->max_body);
+        goto out;
+    }
+    if (cc != CURLE_OK) {
+        if (curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK) {
+            os_errno = 0;
+        }
+        curl_detail(cc, errbuf, detail, sizeof detail);
+        rc = atv_err_set(err, ATV_E_IO, "%s %s: %s (%s)", req->method, p->origin,
+                         curl_phrase(cc, os_errno), detail);
+        goto out;
+    }
+    if (curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code < 100 ||
+        code > 999) {
+        rc = atv_err_set(err, ATV_E_IO, "%s %s: no HTTP status", req->method, p->origin);
+        goto out;
+    }
+    x->resp->status = code;
+out:
+    /* Drop the pointers to our stack and to hdrs before they go away; the
+     * connection cache survives the reset. */
+    curl_easy_reset(h->curl);
+    curl_slist_free_all(hdrs);
+    return rc;
+}
+
+static int is_redirect(long status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+static void resp_init(struct atv_http_resp *resp, size_t max_body)
+{
+    memset(resp, 0, sizeof *resp);
+    atv_buf_init(&resp->body, max_body);
+}
+
+static enum atv_status req_check(const struct atv_http *h, const struct atv_http_req *req,
+                                 struct atv_err *err)
+{
+    if (h == NULL || req == NULL || req->url == NULL || req->method == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_do: NULL session, request, url or method");
+    }
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_do: method must be GET or HEAD");
+    }
+    if (req->authorization != NULL && has_crlf(req->authorization)) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_do: authorization holds a line break");
+    }
+    for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+        const char *hd = req->headers[i];
+        if (has_crlf(hd) || strchr(hd, ':') == NULL) {
+            return atv_err_set(err, ATV_E_USAGE, "atv_http_do: header %zu is malformed", i);
+        }
+        if (strncasecmp(hd, "authorization:", 14) == 0 ||
+            strncasecmp(hd, "proxy-authorization:", 20) == 0 ||
+            strncasecmp(hd, "cookie:", 7) == 0) {
+            return atv_err_set(err, ATV_E_USAGE,
+                               "atv_http_do: credentials go in req->authorization, not headers");
+        }
+    }
+    if (strlen(req->url) >= ATV_MAX_URL) {
+        return atv_err_set(err, ATV_E_LIMIT, "http: url of %zu bytes over the cap of %u",
+                           strlen(req->url), (unsigned int)ATV_MAX_URL - 1u);
+    }
+    return ATV_OK;
+}
+
+/* Sets cur to the URL libcurl will use and copies it into resp->final_url. */
+static enum atv_status url_current(CURLU *cur, struct atv_http_resp *resp, struct atv_err *err)
+{
+    if (url_part(cur, CURLUPART_URL, 0, resp->final_url, sizeof resp->final_url) != 0) {
+        return atv_err_set(err, ATV_E_LIMIT, "http: url over the cap of %zu bytes",
+                           sizeof resp->final_url - 1);
+    }
+    return ATV_OK;
+}
+
+enum atv_status atv_http_do(struct atv_http *h, const struct atv_http_req *req,
+                            struct atv_http_resp *resp, struct atv_err *err)
+{
+    enum atv_status rc = ATV_OK;
+    CURLU *cur = NULL;
+    struct url_parts *first = NULL;
+    struct url_parts *hop = NULL;
+    struct xfer *x = NULL;
+    const char *protocols = "https";
+    int send_auth;
+    unsigned int redirects = 0;
+
+    if (resp == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_do: resp is NULL");
+    }
+    resp_init(resp, req != NULL ? req->max_body : 0);
+    rc = req_check(h, req, err);
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    cur = curl_url();
+    first = calloc(1, sizeof *first);
+    hop = calloc(1, sizeof *hop);
+    x = calloc(1, sizeof *x);
+    if (cur == NULL || first == NULL || hop == NULL || x == NULL) {
+        rc = atv_err_set(err, ATV_E_NOMEM, "http: out of memory");
+        goto out;
+    }
+    x->resp = resp;
+    if (curl_url_set(cur, CURLUPART_URL, req->url, 0) != CURLUE_OK) {
+        rc = atv_err_set(err, ATV_E_PARSE, "%s: url does not parse", req->method);
+        goto out;
+    }
+    rc = url_split(cur, first, err);
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    send_auth = req->authorization != NULL;
+    for (;;) {
+        rc = url_current(cur, resp, err);
+        if (rc == ATV_OK) {
+            rc = url_split(cur, hop, err);
+        }
+        if (rc == ATV_OK) {
+            rc = hop_allowed(h, req->method, hop, &protocols, err);
+        }
+        if (rc != ATV_OK) {
+            goto out;
+        }
+        if (!same_origin(first, hop)) {
+            send_auth = 0; /* dropped for good once the chain leaves the origin */
+        }
+        rc = hop_perform(h, req, resp->final_url, hop, protocols, send_auth, x, err);
+        if (rc != ATV_OK) {
+            goto out;
+        }
+        if (!req->follow_redirects || !is_redirect(resp->status) || x->location[0] == '\0') {
+            break;
+        }
+        if (redirects == ATV_MAX_REDIRECTS) {
+            rc = atv_err_set(err, ATV_E_IO, "%s %s: too many redirects (more than %d)", req->method,
+                             hop->origin, ATV_MAX_REDIRECTS);
+            goto out;
+        }
+        redirects++;
+        /* RFC 9110 section 10.2.2: Location may be relative to the request URL. */
+        if (curl_url_set(cur, CURLUPART_URL, x->location, 0) != CURLUE_OK) {
+            rc = atv_err_set(err, ATV_E_IO, "%s %s: redirect Location does not parse", req->method,
+                             hop->origin);
+            goto out;
+        }
+        /* The redirect's own body is not the answer. */
+        atv_buf_cleanup(&resp->body);
+        resp->status = 0;
+    }
+out:
+    if (rc != ATV_OK) {
+        atv_http_resp_cleanup(resp);
+        resp_init(resp, req != NULL ? req->max_body : 0);
+    }
+    curl_url_cleanup(cur);
+    free(first);
+    free(hop);
+    free(x);
+    return rc;
+}
+
+void atv_http_resp_cleanup(struct atv_http_resp *resp)
+{
+    if (resp == NULL) {
+        return;
+    }
+    atv_buf_cleanup(&resp->body);
+    resp->status = 0;
+    resp->content_type[0] = '\0';
+    resp->content_digest[0] = '\0';
+    resp->www_authenticate[0] = '\0';
+    resp->final_url[0] = '\0';
+}
+
+/* ---- fetcher -------------------------------------------------------------------- */
+
+static enum atv_status fetch_get(void *ctx, const char *url, size_t max, long *status,
+                                 struct atv_buf *out, struct atv_err *err)
+{
+    struct atv_http *h = ctx;
+    struct atv_http_req req;
+    struct atv_http_resp resp;
+    enum atv_status rc;
+
+    if (status != NULL) {
+        *status = 0;
+    }
+    if (status == NULL || out == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "fetcher get: NULL status or out");
+    }
+    memset(&req, 0, sizeof req);
+    req.method = "GET";
+    req.url = url;
+    req.max_body = max;
+    req.follow_redirects = 1;
+    rc = atv_http_do(h, &req, &resp, err);
+    if (rc == ATV_OK) {
+        rc = atv_buf_append(out, resp.body.ptr, resp.body.len, err);
+    }
+    if (rc == ATV_OK) {
+        *status = resp.status;
+    }
+    atv_http_resp_cleanup(&resp);
+    return rc;
+}
+
+/* Letters, digits, '-', '_' (service labels such as _atproto), dots between
+ * labels of 1..63 characters; at most 253 characters plus a trailing dot. */
+static enum atv_status dns_name_check(const char *name, struct atv_err *err)
+{
+    size_t n = strlen(name);
+    size_t label = 0;
+
+    if (n == 0 || n > DNS_NAME_MAX || (n == DNS_NAME_MAX && name[n - 1] != '.')) {
+        return atv_err_set(err, ATV_E_PARSE, "dns txt: name of %zu characters (want 1..253)", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c == '.') {
+            if (label == 0) {
+                return atv_err_set(err, ATV_E_PARSE, "dns txt: empty label at offset %zu", i);
+            }
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_')) {
+            return atv_err_set(err, ATV_E_PARSE, "dns txt: bad character at offset %zu", i);
+        }
+        label++;
+        if (label > 63) {
+            return atv_err_set(err, ATV_E_PARSE, "dns txt: label over 63 characters");
+        }
+    }
+    return ATV_OK;
+}
+
+/* RFC 6761 section 6.4: resolver libraries SHOULD answer names under
+ * "invalid." negatively at once, without asking any server. */
+static int dns_name_is_invalid_tld(const char *name)
+{
+    size_t n = strlen(name);
+    static const char tld[] = "invalid";
+    size_t t = sizeof tld - 1;
+
+    if (n > 0 && name[n - 1] == '.') {
+        n--;
+    }
+    if (n < t || strncasecmp(name + (n - t), tld, t) != 0) {
+        return 0;
+    }
+    return n == t || name[n - t - 1] == '.';
+}
+
+/* Walks the answer section: each IN TXT record's character-strings joined,
+ * records separated by '\n' (RFC 1035 section 3.3.14: TXT RDATA is one or
+ * more <character-string>s, each a length octet and that many octets). A
+ * string holding '\n' or NUL would make the joined form ambiguous: rejected. */
+static enum atv_status dns_txt_walk(const unsigned char *ans, int len, const char *name,
+                                    struct atv_buf *out, struct atv_err *err)
+{
+    ns_msg msg;
+    ns_rr rr;
+    int found = 0;
+    enum atv_status rc = ATV_OK;
+
+    if (ns_initparse(ans, len, &msg) != 0) {
+        return atv_err_set(err, ATV_E_PARSE, "dns txt %s: malformed answer", name);
+    }
+    int count = ns_msg_count(msg, ns_s_an);
+    for (int i = 0; i < count; i++) {
+        if (ns_parserr(&msg, ns_s_an, i, &rr) != 0) {
+            return atv_err_set(err, ATV_E_PARSE, "dns txt %s: malformed answer record %d", name, i);
+        }
+        if (ns_rr_type(rr) != ns_t_txt || ns_rr_class(rr) != ns_c_in) {
+            continue; /* a CNAME on the way to the TXT records */
+        }
+        struct atv_bytes rd = {ns_rr_rdata(rr), ns_rr_rdlen(rr)};
+        struct atv_reader r;
+        atv_rd_init(&r, rd);
+        if (found > 0) {
+            rc = atv_buf_push(out, '\n', err);
+            if (rc != ATV_OK) {
+                return rc;
+            }
+        }
+        found++;
+        while (!atv_rd_eof(&r)) {
+            uint8_t slen;
+            struct atv_bytes s;
+            rc = atv_rd_u8(&r, &slen, err);
+            if (rc == ATV_OK) {
+                rc = atv_rd_take(&r, slen, &s, err);
+            }
+            if (rc != ATV_OK) {
+                atv_err_prefix(err, "dns txt %s: malformed TXT record", name);
+                return rc;
+            }
+            if (s.len > 0 &&
+                (memchr(s.ptr, '\n', s.len) != NULL || memchr(s.ptr, 0, s.len) != NULL)) {
+                return atv_err_set(err, ATV_E_PARSE, "dns txt %s: record holds a newline or NUL",
+                                   name);
+            }
+            rc = atv_buf_append(out, s.ptr, s.len, err);
+            if (rc != ATV_OK) {
+                return rc;
+            }
+        }
+    }
+    if (found == 0) {
+        return atv_err_set(err, ATV_E_NOT_FOUND, "dns txt %s: no TXT records", name);
+    }
+    return ATV_OK;
+}
+
+/* The lookup is bounded by the session deadline through the resolver's own
+ * knobs: one try per server (retry = 1) and a per-server timeout (retrans)
+ * from what is left. RES_TIMEOUT granularity is whole seconds, so with under
+ * a second left a lookup may still take up to about one second. */
+static enum atv_status fetch_txt(void *ctx, const char *name, struct atv_buf *out,
+                                 struct atv_err *err)
+{
+    struct atv_http *h = ctx;
+    struct __res_state st;
+    unsigned char *ans = NULL;
+    int inited = 0;
+    enum atv_status rc = ATV_OK;
+    size_t start = out != NULL ? out->len : 0;
+
+    if (h == NULL || name == NULL || out == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "fetcher txt: NULL session, name or out");
+    }
+    rc = dns_name_check(name, err);
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    if (dns_name_is_invalid_tld(name)) {
+        rc = atv_err_set(err, ATV_E_NOT_FOUND, "dns txt %s: the invalid TLD never resolves", name);
+        goto out;
+    }
+    uint32_t left = atv_http_remaining_ms(h);
+    if (left == 0) {
+        rc = atv_err_set(err, ATV_E_IO, "dns txt %s: session deadline of %u ms passed", name,
+                         (unsigned int)h->timeout_ms);
+        goto out;
+    }
+    memset(&st, 0, sizeof st);
+    if (res_ninit(&st) != 0) {
+        rc = atv_err_set(err, ATV_E_IO, "dns txt %s: resolver initialisation failed", name);
+        goto out;
+    }
+    inited = 1;
+    int servers = st.nscount > 0 ? st.nscount : 1;
+    uint32_t secs = left / 1000u / (uint32_t)servers;
+    st.retry = 1;
+    st.retrans = secs > 0 ? (secs > 30u ? 30 : (int)secs) : 1;
+    ans = malloc(DNS_ANSWER_MAX);
+    if (ans == NULL) {
+        rc = atv_err_set(err, ATV_E_NOMEM, "dns txt: out of memory");
+        goto out;
+    }
+    int n = res_nquery(&st, name, ns_c_in, ns_t_txt, ans, DNS_ANSWER_MAX);
+    if (n < 0) {
+        switch (st.res_h_errno) {
+        case HOST_NOT_FOUND: /* NXDOMAIN */
+        case NO_DATA:        /* the name exists, without TXT records */
+            rc = atv_err_set(err, ATV_E_NOT_FOUND, "dns txt %s: no such name or no TXT records",
+                             name);
+            break;
+        case TRY_AGAIN:
+            rc = atv_err_set(err, ATV_E_IO,
+                             "dns txt %s: no answer in time (server failure or "
+                             "timeout)",
+                             name);
+            break;
+        default:
+            rc = atv_err_set(err, ATV_E_IO, "dns txt %s: lookup failed", name);
+            break;
+        }
+        goto out;
+    }
+    if (n > DNS_ANSWER_MAX) {
+        rc = atv_err_set(err, ATV_E_IO, "dns txt %s: answer of %d bytes truncated", name, n);
+        goto out;
+    }
+    rc = dns_txt_walk(ans, n, name, out, err);
+out:
+    if (rc != ATV_OK && out != NULL && out->len > start) {
+        out->len = start; /* nothing partial is left behind */
+    }
+    if (inited) {
+        res_nclose(&st);
+    }
+    free(ans);
+    return rc;
+}
+
+struct atv_fetcher atv_http_fetcher(struct atv_http *h)
+{
+    struct atv_fetcher f = {fetch_get, fetch_txt, h};
+    return f;
+}
