@@ -14,7 +14,7 @@ SHARED  ?= ../shared
 CC      ?= gcc
 VERSION := 0.1.0
 
-PKGS := jansson libcbor libsecp256k1 libcurl libcrypto
+PKGS := jansson libcbor libsecp256k1 libcurl libcrypto yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv
 
@@ -38,7 +38,7 @@ CFLAGS   += $(WARN) $(OPT) $(HARDEN) $(PKG_CFLAGS)
 LDFLAGS  += $(LDHARDEN) $(LDSAN)
 LDLIBS   += $(PKG_LIBS)
 
-MODULES := common atproto referrer policy plugin cli
+MODULES := common atproto referrer policy verify plugin cli
 LIB_SRC := $(foreach m,$(MODULES),$(filter-out $(m)/main.c,$(wildcard $(m)/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard $(foreach m,$(MODULES),$(m)/tests/test_*.c))

@@ -1,0 +1,168 @@
+/* verify/verify.h: one verification of one signature artifact (atv_vfy_*).
+ *
+ * The single straight pass of DESIGN.md ("Layout and data flow") that both
+ * the Ratify plugin and atcr-verify call; neither holds a check of its own:
+ *
+ *   subject digest (from the reference, or its tag resolved)
+ *   -> signature manifest (by digest, hashed; subject.digest == subject)
+ *   -> signature blob (the application/vnd.atproto.signature.v1+json layer, hashed)
+ *   -> artifact (strict; subject.digest; recordUri DID and collection)
+ *   -> trust policy (before any identity traffic)
+ *   -> DID document (cache first; key and PDS from it, never from the artifact)
+ *   -> getRecord proof from that PDS (commit signature, MST inclusion,
+ *      record $type and digest)
+ *   -> handle (both ways, reported only when verified)
+ *
+ * Every failure is a verdict (success 0, a reason), never a crash; nothing
+ * here writes stdout. Includes: verify -> policy, referrer, atproto -> common.
+ */
+#ifndef ATV_VERIFY_VERIFY_H
+#define ATV_VERIFY_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/limits.h"
+
+/* ---- parameters (the Verifier CR's `parameters`, the CLI's --config) ------- */
+#define ATV_VFY_MAX_LIST 64u           /* entries in trustedDIDs / collections */
+#define ATV_VFY_MAX_PATH 1024u
+#define ATV_VFY_DEFAULT_TIMEOUT_MS 2500u
+#define ATV_VFY_MAX_TIMEOUT_MS 60000u
+#define ATV_VFY_DEFAULT_TTL_S 300u
+#define ATV_VFY_DEFAULT_COLLECTION "io.atcr.manifest"
+
+struct atv_vfy_params {
+    size_t n_trusted;
+    char *trusted_dids[ATV_VFY_MAX_LIST];     /* new (params_cleanup) */
+    int has_trusted;                          /* the key was given (even empty) */
+    char trust_policy[ATV_VFY_MAX_PATH + 1];  /* "" when absent */
+    char plc[ATV_MAX_URL + 1];                /* default ATV_DEFAULT_PLC_URL */
+    char cache_dir[ATV_VFY_MAX_PATH + 1];     /* default ${TMPDIR:-/tmp}/atproto-verifier-UID */
+    uint32_t did_cache_ttl_s;                 /* default 300; 0 disables the cache */
+    uint32_t timeout_ms;                      /* default 2500 */
+    size_t n_collections;
+    char *collections[ATV_VFY_MAX_LIST];      /* new; default {"io.atcr.manifest"} */
+    int verify_handle;                        /* default 1 */
+    int allow_loopback_http;                  /* default 0 */
+    char ca_file[ATV_VFY_MAX_PATH + 1];       /* "" : http.h's default */
+    /* Unknown keys, comma-separated, for one warn: line ("" when none). */
+    char unknown[512];
+};
+
+void atv_vfy_params_init(struct atv_vfy_params *p); /* the defaults above */
+void atv_vfy_params_cleanup(struct atv_vfy_params *p);
+
+/* Reads parameters from a JSON object's text (the plugin's `config`, the CLI's
+ * --config file). Ratify's own keys (name, type, artifactTypes,
+ * nestedReferences, source, version) are skipped; other unknown keys are
+ * listed in p->unknown. A known key of the wrong type or value (a timeoutMs
+ * of 0 or over ATV_VFY_MAX_TIMEOUT_MS, a malformed DID, a relative
+ * trustPolicy path, a plcDirectory that is not http(s)://) is ATV_E_PARSE
+ * naming the key. p must have been initialised; it keeps the defaults for
+ * absent keys. */
+ATV_MUST_USE enum atv_status atv_vfy_params_parse(struct atv_bytes json, struct atv_vfy_params *p,
+                                                  struct atv_err *err);
+
+/* ---- the store (storeConfig.store of the request) ------------------------- */
+struct atv_vfy_store {
+    char name[64];                              /* "oras" is the only store we speak for */
+    int use_http;
+    char auth_provider[64];                     /* "" : dockerConfig */
+    char config_path[ATV_VFY_MAX_PATH + 1];     /* authProvider.configPath, "" */
+    char local_cache_path[ATV_VFY_MAX_PATH + 1]; /* "" : none */
+};
+void atv_vfy_store_init(struct atv_vfy_store *s); /* name "oras", everything else off */
+
+/* ---- logging ---------------------------------------------------------------
+ * Ratify reads stderr line by line: a line holding '{' is taken for JSON, so
+ * log lines never contain braces (they become parentheses), never contain a
+ * newline, never exceed ATV_VFY_MAX_LOG_LINE bytes, and carry an "info: ",
+ * "warn: " or "debug: " prefix. Debug lines are written only when debug is 1. */
+#define ATV_VFY_MAX_LOG_LINE 4096u
+enum atv_vfy_level { ATV_VFY_DEBUG = 0, ATV_VFY_INFO, ATV_VFY_WARN };
+struct atv_vfy_log {
+    FILE *f;   /* NULL: no logging */
+    int debug;
+};
+void atv_vfy_logf(const struct atv_vfy_log *log, enum atv_vfy_level level, const char *fmt, ...)
+    ATV_PRINTF(3, 4);
+
+/* ---- the verdict -------------------------------------------------------------- */
+enum atv_vfy_reason {
+    ATV_VFY_OK = 0,
+    ATV_VFY_BAD_REQUEST,
+    ATV_VFY_REGISTRY_ERROR,
+    ATV_VFY_BAD_SIGNATURE_ARTIFACT,
+    ATV_VFY_SUBJECT_MISMATCH,
+    ATV_VFY_UNTRUSTED_SIGNER,
+    ATV_VFY_IDENTITY_ERROR,
+    ATV_VFY_PDS_ERROR,
+    ATV_VFY_RECORD_NOT_FOUND,
+    ATV_VFY_SIGNATURE_INVALID,
+    ATV_VFY_DIGEST_MISMATCH,
+    ATV_VFY_POLICY_DENIED,
+    ATV_VFY_TIMEOUT
+};
+/* "BAD_REQUEST", ...; "OK" for ATV_VFY_OK. Never NULL. */
+const char *atv_vfy_reason_name(enum atv_vfy_reason r);
+
+struct atv_vfy_result {
+    int success;                 /* 1: verified and the policy is met (or audit-only) */
+    enum atv_vfy_reason reason;  /* ATV_VFY_OK on success; on an audit pass, the failure */
+    int audit;                   /* 1: an audit policy let a failure through */
+    char detail[64];             /* the low-level reason ("bad_signature"), "" */
+    char message[512];
+    /* Known facts; "" when not (yet) known. handle only when verified both ways. */
+    char did[ATV_MAX_DID + 1];
+    char handle[ATV_MAX_HANDLE + 1];
+    char pds[ATV_MAX_URL + 1];
+    char record_uri[ATV_MAX_ATURI + 1];
+    char record_cid[64];
+    char commit_cid[64];
+    char commit_rev[16];
+    char key_id[ATV_MAX_DID + 16];
+    char key_type[8];            /* "K-256" / "P-256" */
+    char subject_digest[72];
+    char signature_digest[72];   /* the signature blob's digest */
+    char signed_at[64];          /* the artifact's claim */
+    char policy[128];            /* the policy that decided */
+    /* Claims of the artifact that differ from the verified facts ("" when equal). */
+    char claimed_pds[ATV_MAX_URL + 1];
+    char claimed_key[ATV_MAX_MULTIBASE + 1];
+};
+
+/* One (key, value) of the result for JSON output: values are strings, or
+ * booleans when is_bool. Only known facts are listed; on failure "reason"
+ * comes first. */
+struct atv_vfy_field {
+    const char *key;
+    const char *str;
+    int is_bool;
+    int b;
+};
+#define ATV_VFY_MAX_FIELDS 24u
+/* Fills out (ATV_VFY_MAX_FIELDS entries) with borrows into r; returns the count. */
+size_t atv_vfy_result_fields(const struct atv_vfy_result *r,
+                             struct atv_vfy_field out[ATV_VFY_MAX_FIELDS]);
+
+/* ---- one verification ----------------------------------------------------------- */
+struct atv_vfy_request {
+    const char *subject;          /* image reference with a digest or a tag */
+    const char *sig_digest;       /* the signature manifest (referenceDesc.digest) */
+    int64_t sig_size;             /* referenceDesc.size, -1 when unknown */
+    const char *sig_media_type;   /* referenceDesc.mediaType, NULL: OCI manifest */
+    const struct atv_vfy_params *params;
+    const struct atv_vfy_store *store;
+    int64_t now;                  /* unix seconds, for validity windows */
+    const struct atv_vfy_log *log;
+};
+
+/* Runs the whole chain within params->timeout_ms. Never fails: *out always
+ * holds a verdict (success 0 with a reason for any problem at all). */
+void atv_vfy_run(const struct atv_vfy_request *req, struct atv_vfy_result *out);
+
+#endif
