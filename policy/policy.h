@@ -3,7 +3,8 @@
  * Who may sign which image, and what happens when the answer is no. A policy
  * comes from one of two places, never both merged silently:
  *   - the plugin's `trustedDIDs` parameter (a plain list): one implicit
- *     policy named "trustedDIDs", scope "*", enforce, those DIDs;
+ *     policy named "trustedDIDs", scope "**" (every reference, '/' included),
+ *     enforce, signature required, minSignatures 1, those DIDs, no windows;
  *   - a trust-policy file (`trustPolicy` parameter, `--policy` flag) in YAML
  *     (libyaml) or JSON (jansson; a file whose first non-blank byte is '{'),
  *     in this format:
@@ -36,9 +37,28 @@
  *
  * A DID named in a policy's require.trustedDIDs that also has an entry in the
  * top-level map takes that entry's window; one without an entry has no window.
+ * A window is validFrom <= now < expiresAt; `now` is whole seconds, so a
+ * bound with a fraction acts as the next whole second. validFrom equal to
+ * expiresAt is an empty window (never trusted), not an error.
  * Parsing is strict: unknown keys, duplicate keys, wrong types, bad DIDs,
  * bad datetimes, validFrom after expiresAt, and anchors/aliases/tags in YAML
- * are ATV_E_PARSE with a message naming the field (and the line for YAML).
+ * are ATV_E_PARSE with a message naming the field (and the line for YAML),
+ * e.g. "policies[2].require.minSignature: unknown key at line 14". Also
+ * ATV_E_PARSE: a YAML stream that is not exactly one document (empty, or a
+ * second "---"), %YAML/%TAG directives, a NUL inside a string, an empty
+ * policies list, a duplicate policy name, a DID listed twice in one
+ * require.trustedDIDs, an explicit minSignatures above the number of DIDs the
+ * policy can trust, a name with control characters, a scope with bytes
+ * outside printable ASCII or a space. A version other than "1.0" is
+ * ATV_E_UNSUPPORTED. Sizes and counts over the caps below are ATV_E_LIMIT.
+ *
+ * Types, the same in YAML and JSON: booleans are exactly true/false,
+ * integers plain decimal (no sign but '-', no leading zero, no 1.0), strings
+ * plain or quoted. A quoted YAML scalar is always a string ("true" is not a
+ * boolean); a plain one that some YAML resolver would read as something else
+ * (True, yes, off, ~, 1.0, 0x10, ...) is refused where a string is expected:
+ * quote it. A top-level trustedDIDs entry may be null (YAML "did:...:" with
+ * nothing after it, JSON null) or {}: trusted where listed, no name, no window.
  */
 #ifndef ATV_POLICY_POLICY_H
 #define ATV_POLICY_POLICY_H
@@ -98,7 +118,9 @@ ATV_MUST_USE enum atv_status atv_policy_check_did(const struct atv_policy *p,
                                                   int64_t now, struct atv_policy_scope *scope,
                                                   struct atv_err *err);
 
-/* 1 when glob matches s under the scope rules above. */
+/* 1 when glob matches s under the scope rules above (a run of '*' longer
+ * than two is "**"). Time O(strlen(glob) * strlen(s)), no recursion; 0 when
+ * either is NULL or memory runs out (fail closed: no policy applies). */
 int atv_policy_glob_match(const char *glob, const char *s);
 
 #endif
