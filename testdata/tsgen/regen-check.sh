@@ -1,7 +1,9 @@
 #!/bin/sh
-# regen-check.sh -- regenerate the ATProto proof fixtures with the official @atproto TypeScript
-# libraries (gen-proof.mjs) and check that they are byte-identical to the committed copy in
-# testdata/proofs/.  Prints TAP (1..1), so it can run under `prove`:
+# regen-check.sh -- regenerate the fixtures made with the official @atproto TypeScript libraries
+# and check that they are byte-identical to the committed copies:
+#   1. gen-proof.mjs  -> testdata/proofs/   (proof CARs)
+#   2. gen-ratify.mjs -> testdata/ratify/   (the Ratify plugin fixture, samples and policies)
+# Prints TAP (1..2), so it can run under `prove`:
 #
 #     sh testdata/tsgen/regen-check.sh
 #     prove -e sh testdata/tsgen/regen-check.sh
@@ -11,31 +13,53 @@
 
 set -u
 
-name='regenerated fixtures are byte-identical'
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd -P) || exit 1
 proofs="$here/../proofs"
+ratify="$here/../ratify"
+status=0
 
-echo '1..1'
+echo '1..2'
 
 tmp=
 cleanup() { [ -n "$tmp" ] && rm -rf -- "$tmp"; }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
-# fail MESSAGE [LOGFILE]: TAP "not ok", the message (and the log) as TAP diagnostics and on stderr
-fail() {
-    echo "not ok 1 - $name"
+# diag MESSAGE [LOGFILE]: the message (and the log) as TAP diagnostics and on stderr
+diag() {
     echo "# $1"
     if [ $# -ge 2 ] && [ -s "$2" ]; then
         sed -n '1,200s/^/# /p' "$2"
     fi
     echo "regen-check.sh: $1" >&2
+}
+# fail MESSAGE [LOGFILE]: a setup failure; every test is "not ok"
+fail() {
+    echo "not ok 1 - regenerated proof fixtures are byte-identical"
+    echo "not ok 2 - regenerated Ratify fixture is byte-identical"
+    diag "$@"
     exit 1
+}
+# check N NAME GENERATOR COMMITTED-DIR: runs GENERATOR into a fresh directory and diffs it
+check() {
+    out="$tmp/out$1"
+    if ! node "$here/$3" "$out" >"$tmp/gen$1.log" 2>&1; then
+        echo "not ok $1 - $2"
+        diag "$3 failed (see log above)" "$tmp/gen$1.log"
+        status=1
+    elif ! diff -r "$out" "$4" >"$tmp/diff$1.log" 2>&1; then
+        echo "not ok $1 - $2"
+        diag "regenerated files differ from $4 (if the change is intended, run: node testdata/tsgen/$3 testdata/$(basename "$4"))" "$tmp/diff$1.log"
+        status=1
+    else
+        echo "ok $1 - $2"
+    fi
 }
 
 command -v node >/dev/null 2>&1 || fail 'node not found in PATH'
 command -v npm >/dev/null 2>&1 || fail 'npm not found in PATH'
 [ -d "$proofs" ] || fail "missing directory $proofs"
+[ -d "$ratify" ] || fail "missing directory $ratify"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/regen-check.XXXXXX") || fail 'mktemp failed'
 
@@ -47,13 +71,6 @@ if [ ! -f "$stamp" ] || [ "$here/package-lock.json" -nt "$stamp" ]; then
     fi
 fi
 
-if ! node "$here/gen-proof.mjs" "$tmp/out" >"$tmp/gen.log" 2>&1; then
-    fail 'gen-proof.mjs failed (see log above)' "$tmp/gen.log"
-fi
-
-if ! diff -r "$tmp/out" "$proofs" >"$tmp/diff.log" 2>&1; then
-    fail "regenerated fixtures differ from $proofs (if the change is intended, run: node testdata/tsgen/gen-proof.mjs testdata/proofs)" "$tmp/diff.log"
-fi
-
-echo "ok 1 - $name"
-exit 0
+check 1 'regenerated proof fixtures are byte-identical' gen-proof.mjs "$proofs"
+check 2 'regenerated Ratify fixture is byte-identical' gen-ratify.mjs "$ratify"
+exit $status

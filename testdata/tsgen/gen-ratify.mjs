@@ -1,0 +1,953 @@
+#!/usr/bin/env node
+// gen-ratify.mjs -- the end-to-end fixture for the Ratify plugin `atproto`, made with the official
+// @atproto TypeScript libraries (versions pinned in package.json / package-lock.json).
+//
+// Usage:  node gen-ratify.mjs OUTDIR          (the committed copy is testdata/ratify)
+//
+// What it writes (everything under OUTDIR is generated; testdata/tsgen/regen-check.sh regenerates
+// it into a temporary directory and diffs it byte for byte):
+//
+//   OUTDIR/fixture/fixture.json                       every DID, key, digest, CID and rev below
+//   OUTDIR/fixture/registry/*                         OCI content of the repository atv/app, and
+//   OUTDIR/fixture/registry/push.list                 the order integration/fixture/up.sh pushes it in
+//   OUTDIR/fixture/plc/<did>.json                     DID documents as a PLC directory serves them,
+//                                                     with the PDS as the placeholder "@PDS@" / "@PDS500@"
+//   OUTDIR/fixture/pds/<did>/io.atcr.manifest/<rkey>.car
+//                                                     com.atproto.sync.getRecord bodies (getRecords)
+//   OUTDIR/policies/*.yaml                            trust-policy files the samples use
+//   OUTDIR/<scenario>.json                            sample Ratify requests with their expected verdicts
+//   OUTDIR/README.md
+//
+// Every CAR is checked with the official verifyProofs() before anything is written: the script
+// throws when the library's answer differs from what the scenario needs (present and verified,
+// absent and verified, or refused for the wrong key).
+//
+// Determinism: private keys are sha256 of fixed labels, commit revs are fixed TIDs, timestamps are
+// fixed, and ECDSA signing in @atproto/crypto is RFC 6979 deterministic, so re-running gives
+// byte-identical files.
+//
+// !!! The private keys are TEST ONLY.  They are derived from public labels and printed in
+// !!! fixture/fixture.json; never use them, or these DIDs, for anything real.
+
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import {
+  MemoryBlockstore,
+  Repo,
+  MST,
+  WriteOpAction,
+  concatBytesAsync,
+  getRecords,
+  readCarWithRoot,
+  verifyProofs,
+} from '@atproto/repo'
+import { P256Keypair, Secp256k1Keypair, sha256 } from '@atproto/crypto'
+import * as cbor from '@atproto/lex-cbor'
+import { TID, getPdsEndpoint, getSigningDidKey } from '@atproto/common-web'
+import {
+  ensureValidDid,
+  ensureValidHandle,
+  ensureValidNsid,
+  ensureValidRecordKey,
+  ensureValidTid,
+} from '@atproto/syntax'
+
+// ---------------------------------------------------------------------------------------------
+// Fixed inputs
+// ---------------------------------------------------------------------------------------------
+
+const MANIFEST = 'io.atcr.manifest'
+const POST = 'app.bsky.feed.post'
+const PROFILE = 'app.bsky.actor.profile'
+const REPOSITORY = 'atv/app' // the registry repository
+const REPO_FOR_RECORDS = '127.0.0.1/atv/app' // `repository` field of the records (informational)
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
+const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json'
+const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar'
+const SIG_TYPE = 'application/vnd.atproto.signature.v1+json'
+const EMPTY_TYPE = 'application/vnd.oci.empty.v1+json'
+const EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a'
+const CLAIMED_PDS = 'https://pds.atv.test' // the artifacts' pdsEndpoint claim (never used to decide)
+const EVIL_PDS = 'https://evil.example.com'
+const CREATED_AT = '2025-03-01T00:00:00.000Z'
+const SIGNED_AT = '2025-03-01T00:00:01.000Z'
+const T0_US = Date.UTC(2025, 2, 1) * 1000 // TIDs are microseconds since the epoch
+const N_FILLER_MANIFESTS = 30
+const N_FILLER_POSTS = 10
+const N_SMALL_FILLERS = 4 // bob's and mallory's repositories
+
+// Placeholders the fixture server / the Ratify harness substitute at run time.
+const PH = {
+  registry: '@REGISTRY@',
+  plc: '@PLC@',
+  pds: '@PDS@',
+  pds500: '@PDS500@',
+  fixture: '@FIXTURE@',
+  cache: '@CACHE@',
+}
+
+const CURVES = {
+  k256: {
+    Keypair: Secp256k1Keypair,
+    keyType: 'K-256',
+    algorithm: 'ECDSA-K256-SHA256',
+    context: 'https://w3id.org/security/suites/secp256k1-2019/v1',
+    n: 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n,
+  },
+  p256: {
+    Keypair: P256Keypair,
+    keyType: 'P-256',
+    algorithm: 'ECDSA-P256-SHA256',
+    context: 'https://w3id.org/security/suites/ecdsa-2019/v1',
+    n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+  },
+}
+
+// did:plc:<24 chars of [a-z2-7]>: "atv" + name, padded with 'a' so it stays readable.
+const plcDid = (name) => {
+  const id = ('atv' + name).padEnd(24, 'a')
+  if (!/^[a-z2-7]{24}$/.test(id)) throw new Error(`bad did:plc id ${id}`)
+  return `did:plc:${id}`
+}
+
+// plc: what the PLC directory does for the DID; pds: the placeholder its document names.
+// docKey: a different key label for the DID document than for the repository (mallory).
+const ACCOUNTS = {
+  alice: { curve: 'k256', plc: 'doc', pds: PH.pds, repo: true },
+  bob: { curve: 'p256', plc: 'doc', pds: PH.pds, repo: true },
+  mallory: { curve: 'k256', plc: 'doc', pds: PH.pds, repo: true, docKey: 'm2' },
+  ghost: { curve: 'k256', plc: '404' },
+  gone: { curve: 'k256', plc: '410' },
+  stall: { curve: 'k256', plc: 'stall' },
+  deadpds: { curve: 'k256', plc: 'doc', pds: PH.pds500 },
+}
+
+// record: 'own' (digest = the image's), 'other' (rkey of the image, digest of `otherImage`),
+// 'absent' (the signer's repository has no such record; its CAR proves absence), null (no PDS step).
+const IMAGES = [
+  { name: 'good', signer: 'alice', record: 'own', what: 'signed by alice (K-256); verifies' },
+  { name: 'bob', signer: 'bob', record: 'own', what: 'signed by bob (P-256); verifies' },
+  { name: 'revoked', signer: 'alice', record: 'absent', what: "alice's record was deleted: the PDS serves a non-inclusion proof" },
+  { name: 'rewritten', signer: 'alice', record: 'other', otherImage: 'good', what: "alice's record under this image's rkey names the digest of image good" },
+  { name: 'badsig', signer: 'mallory', record: 'own', what: "mallory's repository is signed by key M1, her DID document lists M2" },
+  { name: 'ghost', signer: 'ghost', record: null, what: 'the PLC directory answers 404 for the DID' },
+  { name: 'gone', signer: 'gone', record: null, what: 'the PLC directory answers 410 (tombstoned) for the DID' },
+  { name: 'stall', signer: 'stall', record: null, what: 'the PLC directory never answers for the DID' },
+  { name: 'deadpds', signer: 'deadpds', record: null, what: "the DID document's PDS answers 500 to everything" },
+  { name: 'badartifact', signer: 'alice', record: 'own', blob: 'version2', what: 'signature blob has version "2.0"' },
+  { name: 'wrongsubject', signer: 'alice', record: 'own', blob: 'subject:bob', what: "signature blob's subject.digest is image bob's (the manifest's subject is right)" },
+  { name: 'otherpds', signer: 'alice', record: 'own', blob: 'claims', what: 'signature blob claims pdsEndpoint https://evil.example.com and a wrong key; only claims, so it verifies' },
+]
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const hex = (b) => Buffer.from(b).toString('hex')
+const sha256Hex = async (data) => hex(await sha256(data))
+const enc = (s) => new TextEncoder().encode(s)
+
+function assert(cond, msg) {
+  if (!cond) throw new Error('assertion failed: ' + msg)
+}
+
+const writeBytes = (path, bytes) => {
+  mkdirSync(join(path, '..'), { recursive: true })
+  writeFileSync(path, bytes)
+}
+const writeJsonPretty = (path, value) => writeBytes(path, JSON.stringify(value, null, 2) + '\n')
+
+// Object with keys sorted (what Go's encoding/json does with Ratify's map[string]any).
+const sorted = (o) => Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]))
+
+async function keypairFor(label, curveName) {
+  const curve = CURVES[curveName]
+  const privHex = await sha256Hex(`atv ratify fixture ${label} ${curveName} key (TEST ONLY)`)
+  const x = BigInt('0x' + privHex)
+  assert(x > 0n && x < curve.n, 'private key is a valid scalar')
+  return { privHex, keypair: await curve.Keypair.import(privHex, { exportable: true }) }
+}
+
+async function officialVerify(car, did, didKey, rkey, cid) {
+  try {
+    const res = await verifyProofs(car, [{ collection: MANIFEST, rkey, cid }], did, didKey)
+    if (res.verified.length === 1 && res.unverified.length === 0) return 'verified'
+    if (res.unverified.length === 1 && res.verified.length === 0) return 'unverified'
+    return 'error: unexpected verifyProofs result shape'
+  } catch (err) {
+    return 'error: ' + String(err?.message ?? err).replace(/\s+/g, ' ').trim()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts, DID documents
+// ---------------------------------------------------------------------------------------------
+
+async function makeAccounts() {
+  const out = {}
+  for (const [name, a] of Object.entries(ACCOUNTS)) {
+    const did = plcDid(name)
+    ensureValidDid(did)
+    const handle = `${name}.atv.test`
+    ensureValidHandle(handle)
+    const signing = await keypairFor(name, a.curve)
+    const listed = a.docKey ? await keypairFor(`${name} ${a.docKey}`, a.curve) : signing
+    const publicKeyMultibase = listed.keypair.did().slice('did:key:'.length)
+    let doc = null
+    if (a.plc === 'doc') {
+      doc = {
+        '@context': [
+          'https://www.w3.org/ns/did/v1',
+          'https://w3id.org/security/multikey/v1',
+          CURVES[a.curve].context,
+        ],
+        id: did,
+        alsoKnownAs: [`at://${handle}`],
+        verificationMethod: [
+          { id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase },
+        ],
+        service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: a.pds }],
+      }
+      // the official readers agree on key and PDS
+      assert(getSigningDidKey(doc) === listed.keypair.did(), `${name}: doc key`)
+      // (with the placeholder substituted as atproto-server.js does; "@PDS@" itself is no URL)
+      const served = JSON.parse(JSON.stringify(doc).replaceAll(a.pds, 'http://127.0.0.1:8080'))
+      assert(getPdsEndpoint(served) === 'http://127.0.0.1:8080', `${name}: doc pds`)
+    }
+    out[name] = { name, ...a, did, handle, signing, listed, publicKeyMultibase, doc }
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// OCI content
+// ---------------------------------------------------------------------------------------------
+
+const descriptor = (mediaType, bytes, digest) => ({ mediaType, digest, size: bytes.length })
+
+async function blobOf(bytes) {
+  return { bytes, digest: `sha256:${await sha256Hex(bytes)}`, size: bytes.length }
+}
+
+async function makeImage(name) {
+  const layer = await blobOf(enc(`atv fixture layer of image ${name}\n`))
+  const config = await blobOf(
+    enc(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Labels: { 'dev.atv.fixture.image': name } },
+        rootfs: { type: 'layers', diff_ids: [layer.digest] },
+      }),
+    ),
+  )
+  const manifest = await blobOf(
+    enc(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: descriptor(OCI_CONFIG, config.bytes, config.digest),
+        layers: [descriptor(OCI_LAYER, layer.bytes, layer.digest)],
+        annotations: { 'org.opencontainers.image.title': `atv fixture ${name}` },
+      }),
+    ),
+  )
+  return { layer, config, manifest }
+}
+
+function signatureBlob(img, acct, images, accounts, commitCid) {
+  const rkey = img.manifest.digest.slice('sha256:'.length)
+  const blob = {
+    $type: 'io.atcr.atproto.signature',
+    version: '1.0',
+    subject: { digest: img.manifest.digest, mediaType: OCI_MANIFEST },
+    atproto: {
+      did: acct.did,
+      handle: acct.handle,
+      pdsEndpoint: CLAIMED_PDS,
+      recordUri: `at://${acct.did}/${MANIFEST}/${rkey}`,
+      commitCid,
+      signedAt: SIGNED_AT,
+    },
+    signature: {
+      algorithm: CURVES[acct.curve].algorithm,
+      keyId: `${acct.did}#atproto`,
+      publicKeyMultibase: acct.publicKeyMultibase,
+    },
+  }
+  if (img.def.blob === 'version2') blob.version = '2.0'
+  if (img.def.blob?.startsWith('subject:')) {
+    blob.subject.digest = images[img.def.blob.slice('subject:'.length)].manifest.digest
+  }
+  if (img.def.blob === 'claims') {
+    blob.atproto.pdsEndpoint = EVIL_PDS
+    blob.signature.publicKeyMultibase = accounts.claimedKey
+  }
+  return blob
+}
+
+// ---------------------------------------------------------------------------------------------
+// Repositories
+// ---------------------------------------------------------------------------------------------
+
+const manifestRecord = (digest) => ({
+  $type: MANIFEST,
+  repository: REPO_FOR_RECORDS,
+  digest,
+  mediaType: OCI_MANIFEST,
+  schemaVersion: 2,
+  createdAt: CREATED_AT,
+})
+
+async function fillerWrites(acctName, nManifests, nPosts) {
+  const writes = []
+  for (let i = 0; i < nManifests; i++) {
+    const d = await sha256Hex(`atv ratify fixture ${acctName} filler manifest ${i}`)
+    writes.push({ action: WriteOpAction.Create, collection: MANIFEST, rkey: d, record: manifestRecord(`sha256:${d}`) })
+  }
+  for (let i = 0; i < nPosts; i++) {
+    const rkey = TID.fromTime(T0_US + (i + 1) * 1e6, 0).toString()
+    writes.push({
+      action: WriteOpAction.Create,
+      collection: POST,
+      rkey,
+      record: { $type: POST, text: `${acctName} fixture post ${i + 1}`, createdAt: CREATED_AT },
+    })
+  }
+  writes.push({
+    action: WriteOpAction.Create,
+    collection: PROFILE,
+    rkey: 'self',
+    record: { $type: PROFILE, displayName: `${acctName} (atv fixture)` },
+  })
+  return writes
+}
+
+async function buildRepo(acct, idx, writes) {
+  for (const w of writes) ensureValidRecordKey(w.rkey)
+  const rev = TID.fromTime(T0_US + (idx + 1) * 3600 * 1e6, 0).toString()
+  ensureValidTid(rev)
+  const storage = new MemoryBlockstore()
+  const commitData = await Repo.formatInitCommit(storage, acct.did, acct.signing.keypair, writes, rev)
+  const repo = await Repo.createFromCommit(storage, commitData)
+  assert(repo.commit.rev === rev && repo.commit.did === acct.did, `${acct.name}: commit`)
+  return { storage, repo, rev, mst: MST.load(storage, repo.commit.data), nRecords: writes.length }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sample Ratify requests
+// ---------------------------------------------------------------------------------------------
+
+function samples(fx, accounts) {
+  const img = fx.images
+  const subjectOf = (name) => `${PH.registry}/${REPOSITORY}@${img[name].digest}`
+  const env = (subject) => ({
+    RATIFY_VERIFIER_COMMAND: 'VERIFY',
+    RATIFY_VERIFIER_SUBJECT: subject,
+    RATIFY_VERIFIER_VERSION: '1.0.0',
+  })
+  const refDesc = (name) => ({
+    mediaType: OCI_MANIFEST,
+    digest: img[name].signature.manifestDigest,
+    size: img[name].signature.manifestSize,
+    artifactType: SIG_TYPE,
+  })
+  const config = (extra) =>
+    sorted({
+      name: 'verifier-atproto',
+      type: 'atproto',
+      plcDirectory: PH.plc,
+      allowLoopbackHTTP: true,
+      cacheDir: PH.cache,
+      verifyHandle: false,
+      ...extra,
+    })
+  const storeConfig = { version: '1.0.0', pluginBinDirs: null, store: { name: 'oras', useHttp: true } }
+  const stdin = (name, extra) => ({ config: config(extra), storeConfig, referenceDesc: refDesc(name) })
+  const trusted = (...who) => ({ trustedDIDs: who.map((w) => accounts[w].did) })
+  const policyPath = (file) => `${PH.fixture}/../policies/${file}`
+
+  // what a successful verdict must report, from the fixture's facts
+  const successExt = (name, policy) => {
+    const i = img[name]
+    const a = accounts[i.signer]
+    return {
+      did: a.did,
+      pds: PH.pds,
+      recordUri: i.recordUri,
+      recordCid: i.record.cid,
+      commitCid: i.commit.cid,
+      commitRev: i.commit.rev,
+      keyId: `${a.did}#atproto`,
+      keyType: CURVES[a.curve].keyType,
+      subjectDigest: i.digest,
+      signatureDigest: i.signature.blobDigest,
+      signedAt: SIGNED_AT,
+      policy,
+    }
+  }
+  const ok = (name, policy) => ({ exitCode: 0, isSuccess: true, extensions: successExt(name, policy), absent: ['handle'] })
+  const fail = (reason, ext = {}, more = {}) => ({
+    exitCode: 0,
+    isSuccess: false,
+    reason,
+    extensions: { reason, ...ext },
+    ...more,
+  })
+  const didOf = (name) => ({ did: accounts[img[name].signer].did })
+
+  const s = {}
+  s['success-k256'] = {
+    description: 'Image good, signed by alice (K-256) and trusted by trustedDIDs: verified.',
+    env: env(subjectOf('good')),
+    stdin: stdin('good', trusted('alice')),
+    expect: ok('good', 'trustedDIDs'),
+  }
+  s['success-p256'] = {
+    description: 'Image bob, signed by bob (P-256) and trusted by trustedDIDs: verified.',
+    env: env(subjectOf('bob')),
+    stdin: stdin('bob', trusted('bob')),
+    expect: ok('bob', 'trustedDIDs'),
+  }
+  s['success-claims-differ'] = {
+    description:
+      'Image otherpds: the artifact claims another PDS and key, but the DID document decides, so it verifies and reports the real PDS.',
+    env: env(subjectOf('otherpds')),
+    stdin: stdin('otherpds', trusted('alice')),
+    expect: (() => {
+      const e = ok('otherpds', 'trustedDIDs')
+      // the claims are reported next to the facts, never used for them
+      e.extensions.claimedPds = EVIL_PDS
+      e.extensions.claimedPublicKey = accounts.claimedKey
+      return e
+    })(),
+  }
+  s['success-tag-subject'] = {
+    description: 'Image good named by its tag (good), which the plugin resolves; verified.',
+    env: env(`${PH.registry}/${REPOSITORY}:good`),
+    stdin: stdin('good', trusted('alice')),
+    expect: ok('good', 'trustedDIDs'),
+  }
+  s['success-policy-file'] = {
+    description: 'Image good under a trust-policy file whose enforce policy atv-app trusts alice: verified, policy named.',
+    env: env(subjectOf('good')),
+    stdin: stdin('good', { trustPolicy: policyPath('enforce.yaml') }),
+    expect: ok('good', 'atv-app'),
+  }
+  // No sample with verifyHandle true: confirming a handle needs DNS (TXT
+  // _atproto.HANDLE, or the HANDLE host for .well-known), which would leave the machine.
+  s['untrusted-signer'] = {
+    description: 'Image good is validly signed by alice, but trustedDIDs lists only bob.',
+    env: env(subjectOf('good')),
+    stdin: stdin('good', trusted('bob')),
+    expect: fail('UNTRUSTED_SIGNER', didOf('good'), { messageContains: accounts.alice.did }),
+  }
+  s['nothing-trusted'] = {
+    description: 'Neither trustedDIDs nor trustPolicy is given, so nobody is trusted.',
+    env: env(subjectOf('good')),
+    stdin: stdin('good', {}),
+    expect: fail('UNTRUSTED_SIGNER'),
+  }
+  s['policy-denied'] = {
+    description: 'A trust-policy file whose only scope (atcr.io/acme/**) does not match the image.',
+    env: env(subjectOf('good')),
+    stdin: stdin('good', { trustPolicy: policyPath('other-scope.yaml') }),
+    expect: fail('POLICY_DENIED'),
+  }
+  s['policy-audit'] = {
+    description:
+      'An audit policy (atv-audit) that trusts only bob: the untrusted signer is reported in extensions.reason but the verdict passes.',
+    env: env(subjectOf('good')),
+    stdin: stdin('good', { trustPolicy: policyPath('audit.yaml') }),
+    expect: {
+      exitCode: 0,
+      isSuccess: true,
+      extensions: { reason: 'UNTRUSTED_SIGNER', audit: true, did: accounts.alice.did, policy: 'atv-audit' },
+    },
+  }
+  s['bad-request'] = {
+    description: 'timeoutMs is a string ("fast"), not a number of milliseconds.',
+    env: env(subjectOf('good')),
+    stdin: stdin('good', { ...trusted('alice'), timeoutMs: 'fast' }),
+    expect: fail('BAD_REQUEST', {}, { messageContains: 'timeoutMs' }),
+  }
+  {
+    const st = stdin('good', trusted('alice'))
+    st.referenceDesc = { ...st.referenceDesc, digest: fx.missingManifest.digest, size: fx.missingManifest.size }
+    s['registry-error'] = {
+      description: 'referenceDesc names a signature manifest the registry does not have (404).',
+      env: env(subjectOf('good')),
+      stdin: st,
+      expect: fail('REGISTRY_ERROR'),
+    }
+  }
+  s['bad-artifact'] = {
+    description: 'Image badartifact: its signature blob has version "2.0".',
+    env: env(subjectOf('badartifact')),
+    stdin: stdin('badartifact', trusted('alice')),
+    expect: fail('BAD_SIGNATURE_ARTIFACT'),
+  }
+  s['subject-mismatch'] = {
+    description: "SUBJECT is image bob, but referenceDesc is image good's signature manifest (whose subject is good).",
+    env: env(subjectOf('bob')),
+    stdin: stdin('good', trusted('alice', 'bob')),
+    expect: fail('SUBJECT_MISMATCH'),
+  }
+  s['wrong-subject-in-blob'] = {
+    description: "Image wrongsubject: the manifest's subject is right, the signature blob's subject.digest is image bob's.",
+    env: env(subjectOf('wrongsubject')),
+    stdin: stdin('wrongsubject', trusted('alice')),
+    expect: fail('SUBJECT_MISMATCH'),
+  }
+  s['identity-not-found'] = {
+    description: 'Image ghost: the (trusted) signer DID is unknown to the PLC directory (404).',
+    env: env(subjectOf('ghost')),
+    stdin: stdin('ghost', trusted('ghost')),
+    expect: fail('IDENTITY_ERROR', didOf('ghost')),
+  }
+  s['identity-tombstoned'] = {
+    description: 'Image gone: the (trusted) signer DID is tombstoned (PLC answers 410).',
+    env: env(subjectOf('gone')),
+    stdin: stdin('gone', trusted('gone')),
+    expect: fail('IDENTITY_ERROR', didOf('gone')),
+  }
+  s['pds-error'] = {
+    description: "Image deadpds: the signer's PDS (from the DID document) answers 500.",
+    env: env(subjectOf('deadpds')),
+    stdin: stdin('deadpds', trusted('deadpds')),
+    expect: fail('PDS_ERROR', didOf('deadpds')),
+  }
+  s['record-revoked'] = {
+    description: "Image revoked: alice's io.atcr.manifest record is gone; the PDS proves its absence.",
+    env: env(subjectOf('revoked')),
+    stdin: stdin('revoked', trusted('alice')),
+    expect: fail('RECORD_NOT_FOUND', didOf('revoked')),
+  }
+  s['signature-invalid'] = {
+    description: "Image badsig: mallory's commit is signed by a key her DID document does not list.",
+    env: env(subjectOf('badsig')),
+    stdin: stdin('badsig', trusted('mallory')),
+    expect: fail('SIGNATURE_INVALID', didOf('badsig')),
+  }
+  s['digest-mismatch'] = {
+    description: "Image rewritten: alice's record under its rkey names the digest of image good.",
+    env: env(subjectOf('rewritten')),
+    stdin: stdin('rewritten', trusted('alice')),
+    expect: fail('DIGEST_MISMATCH', didOf('rewritten')),
+  }
+  s['timeout'] = {
+    description: 'Image stall: the PLC directory never answers; timeoutMs 800 must end the run with TIMEOUT.',
+    env: env(subjectOf('stall')),
+    stdin: stdin('stall', { ...trusted('stall'), timeoutMs: 800 }),
+    expect: fail('TIMEOUT', didOf('stall')),
+  }
+  // protocol errors: exit 1 with {"code": N, "msg": ...}
+  {
+    const e = env(subjectOf('good'))
+    delete e.RATIFY_VERIFIER_COMMAND
+    s['missing-env'] = {
+      description: 'RATIFY_VERIFIER_COMMAND is not set.',
+      env: e,
+      stdin: stdin('good', trusted('alice')),
+      expect: { exitCode: 1, code: 4 },
+    }
+  }
+  s['unknown-command'] = {
+    description: 'RATIFY_VERIFIER_COMMAND is LIST, not VERIFY.',
+    env: { ...env(subjectOf('good')), RATIFY_VERIFIER_COMMAND: 'LIST' },
+    stdin: stdin('good', trusted('alice')),
+    expect: { exitCode: 1, code: 3 },
+  }
+  s['bad-version'] = {
+    description: 'RATIFY_VERIFIER_VERSION is 3.0.0, which the plugin does not support.',
+    env: { ...env(subjectOf('good')), RATIFY_VERIFIER_VERSION: '3.0.0' },
+    stdin: stdin('good', trusted('alice')),
+    expect: { exitCode: 1, code: 6 },
+  }
+  s['stdin-not-json'] = {
+    description: 'stdin is not JSON.',
+    env: env(subjectOf('good')),
+    stdinRaw: 'this is not a JSON request\n',
+    expect: { exitCode: 1, code: 1 },
+  }
+  return s
+}
+
+function policies(accounts) {
+  const a = accounts.alice.did
+  const b = accounts.bob.did
+  // scope: the plugin matches the image reference as given, 127.0.0.1:PORT/atv/app@sha256:... or :good
+  return {
+    'enforce.yaml': `# Trust policy used by success-policy-file (generated by testdata/tsgen/gen-ratify.mjs).
+version: "1.0"
+trustedDIDs:
+  ${a}:
+    name: "alice (atv fixture)"
+    validFrom: "2025-01-01T00:00:00Z"
+    expiresAt: "2100-01-01T00:00:00Z"
+policies:
+  - name: atv-app
+    scope: "127.0.0.1:*/atv/app*"
+    require:
+      signature: true
+      trustedDIDs: [${a}]
+    action: enforce
+`,
+    'other-scope.yaml': `# Trust policy used by policy-denied: no scope matches the fixture registry.
+version: "1.0"
+policies:
+  - name: acme-only
+    scope: "atcr.io/acme/**"
+    require:
+      trustedDIDs: [${a}]
+    action: enforce
+`,
+    'audit.yaml': `# Trust policy used by policy-audit: trusts only bob, but only audits.
+version: "1.0"
+policies:
+  - name: atv-audit
+    scope: "127.0.0.1:*/atv/app*"
+    require:
+      trustedDIDs: [${b}]
+    action: audit
+`,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// README
+// ---------------------------------------------------------------------------------------------
+
+function readme(fx, sampleDefs) {
+  const acctRows = Object.values(fx.accounts)
+    .map(
+      (a) =>
+        `| ${a.name} | \`${a.did}\` | ${a.keyType} | ${a.plc === 'doc' ? `document, PDS \`${a.pdsPlaceholder}\`` : a.plc} | ${
+          a.repo ? `rev \`${a.repo.rev}\`, ${a.repo.records} records` : '-'
+        } |`,
+    )
+    .join('\n')
+  const imgRows = Object.entries(fx.images)
+    .map(([n, i]) => `| ${n} | \`${i.digest.slice(0, 19)}…\` | ${i.signer} | ${i.what} |`)
+    .join('\n')
+  const sampleRows = Object.entries(sampleDefs)
+    .map(([n, s]) => {
+      const e = s.expect
+      const v = e.code !== undefined ? `exit 1, code ${e.code}` : e.isSuccess ? 'success' : e.reason
+      return `| \`${n}.json\` | ${v} | ${s.description} |`
+    })
+    .join('\n')
+  return `# Ratify plugin fixture (generated; TEST-ONLY keys)
+
+**Do not edit these files by hand.** Everything in this directory, including this README, the
+sample requests and the policy files, is written by \`testdata/tsgen/gen-ratify.mjs\` with the
+official ATProto TypeScript libraries (\`@atproto/repo\`, \`@atproto/crypto\`, ...; exact versions in
+\`testdata/tsgen/package-lock.json\`). \`sh testdata/tsgen/regen-check.sh\` regenerates it and checks
+that the committed copy is byte-identical; to change it, edit the generator and run
+\`node testdata/tsgen/gen-ratify.mjs testdata/ratify\`.
+
+**The private keys are TEST ONLY.** They are sha256 of fixed public labels and are printed in
+\`fixture/fixture.json\` (\`privateKeyHex_TEST_ONLY\`). The DIDs are syntactically valid did:plc
+identifiers registered nowhere; the handles are under \`.test\` (RFC 2606), so they never resolve.
+
+## Serving it
+
+\`integration/fixture/up.sh STATE\` starts Debian's docker-registry and
+\`integration/fixture/atproto-server.js\` (a PLC directory and two PDSes) on 127.0.0.1, pushes
+\`fixture/registry/\` in the order of \`fixture/registry/push.list\` (each image is also tagged with its
+name), and writes \`STATE/env\`: \`REGISTRY\`, \`PLC\`, \`PDS\`, \`PDS500\`, \`FIXTURE\`.
+\`integration/fixture/down.sh STATE\` stops both.
+
+## Accounts
+
+| name | DID | key | PLC directory | repository |
+|---|---|---|---|---|
+${acctRows}
+
+mallory's repository is signed by key M1 (\`${fx.accounts.mallory.signingDidKey}\`); her DID document
+lists M2 (\`${fx.accounts.mallory.didKey}\`). Handles are \`NAME.atv.test\`.
+
+## Files
+
+| path | what |
+|---|---|
+| \`fixture/fixture.json\` | every DID, key, digest, size, CID and rev |
+| \`fixture/registry/NAME.image.json\`, \`NAME.config.json\`, \`NAME.layer.tar\` | image manifest of repository \`${REPOSITORY}\`, its config and layer |
+| \`fixture/registry/NAME.blob.json\` | the signature artifact (layer blob, \`${SIG_TYPE}\`) |
+| \`fixture/registry/NAME.sig.json\` | the signature manifest (\`artifactType\` \`${SIG_TYPE}\`, subject = the image) |
+| \`fixture/registry/NAME.index.json\` | the referrers tag-schema index, pushed as tag \`sha256-HEX\` of the image digest |
+| \`fixture/registry/empty.json\` | the empty descriptor's blob \`{}\` |
+| \`fixture/registry/push.list\` | \`blob FILE\` / \`manifest FILE MEDIATYPE REF\` lines, in push order |
+| \`fixture/plc/DID.json\` | DID documents; \`serviceEndpoint\` is \`@PDS@\` or \`@PDS500@\`, substituted at serve time |
+| \`fixture/pds/DID/${MANIFEST}/RKEY.car\` | \`com.atproto.sync.getRecord\` bodies (\`getRecords()\`); RKEY = the image digest's hex |
+| \`policies/*.yaml\` | trust-policy files the samples name as \`@FIXTURE@/../policies/FILE\` |
+| \`SCENARIO.json\` | sample Ratify requests (below) |
+
+## Images (repository \`${REPOSITORY}\`)
+
+Every artifact claims \`pdsEndpoint\` \`${CLAIMED_PDS}\` (the verified PDS is the fixture server's, so
+claim and fact differ for all of them; otherpds also claims a wrong key).
+
+| image | digest | signer | what |
+|---|---|---|---|
+${imgRows}
+
+Every CAR was checked with the official \`verifyProofs()\`: present and verified with the signer's
+DID-document key (good, bob, otherpds, badartifact, wrongsubject, rewritten), absent and verified
+(revoked), refused with M2 and verified with M1 (badsig).
+
+## Sample requests
+
+Shape: \`{"description", "env", "stdin" | "stdinRaw", "expect"}\`. \`expect\` has \`exitCode\`; for a
+verdict \`isSuccess\`, \`reason\` (failures), \`extensions\` (a subset: each key must be present with
+exactly this value), \`absent\` (extension keys that must not be present), \`messageContains\`; for a
+protocol error \`code\`. Placeholders in every string: \`@REGISTRY@\` (host:port), \`@PLC@\`, \`@PDS@\`,
+\`@PDS500@\` (URLs), \`@FIXTURE@\` (absolute path of \`fixture/\`) from \`STATE/env\`, and \`@CACHE@\`
+(a fresh empty directory per run).
+
+| file | expected | scenario |
+|---|---|---|
+${sampleRows}
+`
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const outDir = process.argv[2]
+  if (!outDir || process.argv.length > 3) {
+    process.stderr.write('usage: node gen-ratify.mjs OUTDIR\n')
+    process.exit(2)
+  }
+  ensureValidNsid(MANIFEST)
+  ensureValidNsid(POST)
+  ensureValidNsid(PROFILE)
+  const fixDir = join(outDir, 'fixture')
+  rmSync(fixDir, { recursive: true, force: true }) // no stale files survive a regeneration
+  mkdirSync(fixDir, { recursive: true })
+
+  const accounts = await makeAccounts()
+  const claimedKey = (await keypairFor('otherpds claimed', 'k256')).keypair.did().slice('did:key:'.length)
+  accounts.claimedKey = claimedKey
+
+  // --- images ------------------------------------------------------------------------------
+  const images = {}
+  for (const def of IMAGES) images[def.name] = { def, ...(await makeImage(def.name)) }
+  const rkeyOf = (name) => images[name].manifest.digest.slice('sha256:'.length)
+  for (const n of Object.keys(images)) ensureValidRecordKey(rkeyOf(n))
+
+  // --- repositories --------------------------------------------------------------------------
+  const repos = {}
+  const acctNames = Object.keys(ACCOUNTS)
+  for (const [idx, name] of acctNames.entries()) {
+    const acct = accounts[name]
+    if (!acct.repo) continue
+    const writes = []
+    for (const def of IMAGES) {
+      if (def.signer !== name || (def.record !== 'own' && def.record !== 'other')) continue
+      const digest = def.record === 'own' ? images[def.name].manifest.digest : images[def.otherImage].manifest.digest
+      writes.push({ action: WriteOpAction.Create, collection: MANIFEST, rkey: rkeyOf(def.name), record: manifestRecord(digest) })
+    }
+    const big = name === 'alice'
+    writes.push(
+      ...(await fillerWrites(name, big ? N_FILLER_MANIFESTS : N_SMALL_FILLERS, big ? N_FILLER_POSTS : 1)),
+    )
+    repos[name] = await buildRepo(acct, idx, writes)
+  }
+
+  // --- proofs (getRecord CARs), checked with the official verifyProofs -----------------------
+  const proofs = {}
+  for (const def of IMAGES) {
+    if (def.record === null) continue
+    const acct = accounts[def.signer]
+    const r = repos[def.signer]
+    const rkey = rkeyOf(def.name)
+    const key = `${MANIFEST}/${rkey}`
+    const car = await concatBytesAsync(getRecords(r.storage, r.repo.cid, [{ collection: MANIFEST, rkey }]))
+    const parsed = await readCarWithRoot(car)
+    assert(parsed.root.equals(r.repo.cid), `${def.name}: CAR root is the commit`)
+    const recordCid = await r.mst.get(key)
+    const path = await r.mst.cidsForPath(key)
+    const docKey = acct.listed.keypair.did()
+    const signKey = acct.signing.keypair.did()
+    let record = null
+    if (def.record === 'absent') {
+      assert(recordCid === null, `${def.name}: record absent`)
+      const res = await officialVerify(car, acct.did, docKey, rkey, null)
+      assert(res === 'verified', `${def.name}: official verifyProofs proves absence (got ${res})`)
+    } else {
+      assert(recordCid !== null, `${def.name}: record present`)
+      const value = cbor.decode(parsed.blocks.get(recordCid))
+      const want = def.record === 'own' ? images[def.name].manifest.digest : images[def.otherImage].manifest.digest
+      assert(value.digest === want && value.$type === MANIFEST, `${def.name}: record digest`)
+      assert((value.digest === images[def.name].manifest.digest) === (def.record === 'own'), `${def.name}: digest relation`)
+      const res = await officialVerify(car, acct.did, docKey, rkey, recordCid)
+      if (docKey === signKey) {
+        assert(res === 'verified', `${def.name}: official verifyProofs verifies (got ${res})`)
+      } else {
+        assert(res !== 'verified', `${def.name}: official verifyProofs refuses the DID-document key (got ${res})`)
+        const res2 = await officialVerify(car, acct.did, signKey, rkey, recordCid)
+        assert(res2 === 'verified', `${def.name}: official verifyProofs verifies with the signing key (got ${res2})`)
+      }
+      record = { cid: recordCid.toString(), digest: value.digest }
+    }
+    proofs[def.name] = { car, record, mstNodes: path.length - (recordCid ? 1 : 0), blocks: parsed.blocks.size }
+    writeBytes(join(fixDir, 'pds', acct.did, MANIFEST, `${rkey}.car`), car)
+  }
+
+  // the MST has depth: some proof of alice's crosses three nodes
+  {
+    const nodes = IMAGES.filter((d) => d.signer === 'alice' && d.record !== null).map((d) => proofs[d.name].mstNodes)
+    assert(Math.max(...nodes) >= 3, `alice's proof paths ${nodes}`)
+  }
+
+  // --- signature artifacts, manifests, indexes ----------------------------------------------
+  const regDir = join(fixDir, 'registry')
+  const empty = enc('{}')
+  assert(`sha256:${await sha256Hex(empty)}` === EMPTY_DIGEST, 'empty descriptor digest')
+  writeBytes(join(regDir, 'empty.json'), empty)
+  const push = [`blob empty.json`]
+  const fxImages = {}
+  for (const def of IMAGES) {
+    const img = images[def.name]
+    const acct = accounts[def.signer]
+    const r = repos[def.signer]
+    const commitCid = r
+      ? r.repo.cid.toString()
+      : (await cbor.cidForLex({ atvFixtureUnknownCommit: def.name })).toString() // a claim nobody can check
+    const blob = await blobOf(enc(JSON.stringify(signatureBlob(img, acct, images, accounts, commitCid))))
+    const sigObj = {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: SIG_TYPE,
+      config: { mediaType: EMPTY_TYPE, digest: EMPTY_DIGEST, size: 2 },
+      layers: [descriptor(SIG_TYPE, blob.bytes, blob.digest)],
+      subject: descriptor(OCI_MANIFEST, img.manifest.bytes, img.manifest.digest),
+      annotations: {
+        'io.atcr.atproto.did': acct.did,
+        'io.atcr.atproto.pds': def.blob === 'claims' ? EVIL_PDS : CLAIMED_PDS,
+        'io.atcr.atproto.recordUri': `at://${acct.did}/${MANIFEST}/${rkeyOf(def.name)}`,
+      },
+    }
+    const sig = await blobOf(enc(JSON.stringify(sigObj)))
+    const index = await blobOf(
+      enc(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_INDEX,
+          manifests: [
+            {
+              ...descriptor(OCI_MANIFEST, sig.bytes, sig.digest),
+              artifactType: SIG_TYPE,
+              annotations: { 'io.atcr.atproto.did': acct.did },
+            },
+          ],
+        }),
+      ),
+    )
+    const n = def.name
+    writeBytes(join(regDir, `${n}.config.json`), img.config.bytes)
+    writeBytes(join(regDir, `${n}.layer.tar`), img.layer.bytes)
+    writeBytes(join(regDir, `${n}.image.json`), img.manifest.bytes)
+    writeBytes(join(regDir, `${n}.blob.json`), blob.bytes)
+    writeBytes(join(regDir, `${n}.sig.json`), sig.bytes)
+    writeBytes(join(regDir, `${n}.index.json`), index.bytes)
+    const tagSchema = `sha256-${rkeyOf(n)}`
+    push.push(
+      `blob ${n}.config.json`,
+      `blob ${n}.layer.tar`,
+      `blob ${n}.blob.json`,
+      `manifest ${n}.image.json ${OCI_MANIFEST} ${n}`,
+      `manifest ${n}.sig.json ${OCI_MANIFEST} ${sig.digest}`,
+      `manifest ${n}.index.json ${OCI_INDEX} ${tagSchema}`, // after its child (2.8 validates it)
+    )
+    const p = proofs[n]
+    fxImages[n] = {
+      what: def.what,
+      signer: def.signer,
+      tag: n,
+      digest: img.manifest.digest,
+      size: img.manifest.size,
+      mediaType: OCI_MANIFEST,
+      config: { digest: img.config.digest, size: img.config.size },
+      layer: { digest: img.layer.digest, size: img.layer.size },
+      signature: {
+        manifestDigest: sig.digest,
+        manifestSize: sig.size,
+        blobDigest: blob.digest,
+        blobSize: blob.size,
+      },
+      referrersIndex: { tag: tagSchema, digest: index.digest, size: index.size },
+      rkey: rkeyOf(n),
+      recordUri: `at://${acct.did}/${MANIFEST}/${rkeyOf(n)}`,
+      recordState: def.record, // own | other | absent | null (no PDS step)
+      record: p?.record ?? null,
+      car: p ? `pds/${acct.did}/${MANIFEST}/${rkeyOf(n)}.car` : null,
+      proofMstNodes: p?.mstNodes ?? null,
+      commit: r ? { cid: r.repo.cid.toString(), rev: r.rev } : null,
+      claimedCommitCid: commitCid,
+    }
+  }
+  writeBytes(join(regDir, 'push.list'), push.join('\n') + '\n')
+
+  // --- DID documents ---------------------------------------------------------------------
+  const fxAccounts = {}
+  for (const name of acctNames) {
+    const a = accounts[name]
+    if (a.doc) writeJsonPretty(join(fixDir, 'plc', `${a.did}.json`), a.doc)
+    const r = repos[name]
+    fxAccounts[name] = {
+      name,
+      did: a.did,
+      handle: a.handle,
+      curve: a.curve,
+      keyType: CURVES[a.curve].keyType,
+      plc: a.plc, // doc | 404 | 410 | stall (what atproto-server.js does for GET /DID)
+      pdsPlaceholder: a.pds ?? null,
+      didKey: a.listed.keypair.did(), // the key the DID document lists
+      signingDidKey: a.signing.keypair.did(), // the key that signs the repository
+      privateKeyHex_TEST_ONLY: a.signing.privHex,
+      ...(a.docKey ? { listedPrivateKeyHex_TEST_ONLY: a.listed.privHex } : {}),
+      didDoc: a.doc ? `plc/${a.did}.json` : null,
+      repo: r
+        ? { commitCid: r.repo.cid.toString(), rev: r.rev, data: r.repo.commit.data.toString(), records: r.nRecords }
+        : null,
+    }
+  }
+
+  const missingManifest = await blobOf(enc('atv fixture: a signature manifest nobody pushed'))
+  const fx = {
+    comment:
+      'Generated by testdata/tsgen/gen-ratify.mjs with the official @atproto TypeScript libraries. ' +
+      'Keys are TEST ONLY. See testdata/ratify/README.md.',
+    repository: REPOSITORY,
+    collection: MANIFEST,
+    claimedPds: CLAIMED_PDS,
+    claimedWrongKey: claimedKey,
+    signedAt: SIGNED_AT,
+    emptyBlob: { digest: EMPTY_DIGEST, size: 2 },
+    missingManifest: { digest: missingManifest.digest, size: missingManifest.size },
+    placeholders: PH,
+    accounts: fxAccounts,
+    images: fxImages,
+  }
+  writeJsonPretty(join(fixDir, 'fixture.json'), fx)
+
+  // --- policies, samples, README ------------------------------------------------------------
+  for (const [f, text] of Object.entries(policies(accounts))) writeBytes(join(outDir, 'policies', f), text)
+  const sampleDefs = samples(fx, accounts)
+  for (const [n, s] of Object.entries(sampleDefs)) writeJsonPretty(join(outDir, `${n}.json`), s)
+  writeBytes(join(outDir, 'README.md'), readme(fx, sampleDefs))
+
+  process.stderr.write(
+    `gen-ratify.mjs: ${Object.keys(fxImages).length} images, ${Object.keys(proofs).length} CARs agree with verifyProofs, ` +
+      `${Object.keys(sampleDefs).length} samples; MST nodes on the paths: ${Object.entries(proofs).map(([n, p]) => `${n} ${p.mstNodes}`).join(', ')}\n`,
+  )
+}
+
+main().catch((err) => {
+  process.stderr.write(`gen-ratify.mjs: ${err?.stack ?? err}\n`)
+  process.exit(1)
+})
