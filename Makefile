@@ -122,3 +122,6 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The fully static plugin for Ratify's distroless image (static.mk).
+-include static.mk

@@ -192,11 +192,12 @@ req='{"config":{"name":"verifier-atproto","type":"atproto"},"storeConfig":{"vers
     [ "$status" -eq 1 ] && echo "$output" | jq -e '.code == 1'
 }
 
-@test "plugin: a well-formed request never succeeds in this build" {
-    out=$(printf '%s' "$req" | env RATIFY_VERIFIER_COMMAND=VERIFY RATIFY_VERIFIER_SUBJECT=localhost:5000/a:v1 \
+@test "plugin: an unreachable registry fails closed with REGISTRY_ERROR, on one line" {
+    out=$(printf '%s' "$req" | env RATIFY_VERIFIER_COMMAND=VERIFY RATIFY_VERIFIER_SUBJECT=127.0.0.1:1/a:v1 \
         RATIFY_VERIFIER_VERSION=1.0.0 "$PLUGIN" 2>/dev/null)
     [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ]
-    echo "$out" | jq -e '.isSuccess == false and .name == "verifier-atproto" and .type == "atproto"'
+    echo "$out" | jq -e '.isSuccess == false and .name == "verifier-atproto" and .type == "atproto"
+        and .extensions.reason == "REGISTRY_ERROR"'
 }
 
 @test "make install honours PREFIX and DESTDIR" {

@@ -1,8 +1,16 @@
 /* plugin/plugin.h: the Ratify v1.x verifier-plugin protocol for `atproto`.
- * See ../shared/reference/ratify-protocol.md for the protocol facts. */
+ * See ../shared/reference/ratify-protocol.md for the protocol facts.
+ *
+ * One invocation: the environment (RATIFY_VERIFIER_COMMAND, _SUBJECT,
+ * _VERSION, RATIFY_LOG_LEVEL) and one JSON request on stdin
+ * ({"config","storeConfig","referenceDesc"}) in; exactly one JSON line out.
+ * A verification outcome of any kind is a VerifierResult and exit 0; only a
+ * request that is not a plugin request at all is a protocol error
+ * {"code":N,"msg":...} with exit 1. */
 #ifndef ATV_PLUGIN_PLUGIN_H
 #define ATV_PLUGIN_PLUGIN_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/buf.h"
@@ -19,10 +27,28 @@ enum atv_plugin_code {
     ATV_PLUGIN_ERR_INTERNAL = 999
 };
 
-/* Runs one plugin invocation: env is read with getenv, stdin is the request
- * bytes. Writes exactly one single-line JSON document into *out (new: caller
- * cleans up) and log lines to `log`. Returns the process exit code: 0 with a
- * VerifierResult, 1 with a protocol error {"code","msg"}. */
+struct atv_plugin_req; /* opaque: the typed request */
+
+/* Checks the environment and parses stdin into *req (new: atv_plugin_req_free).
+ * Returns 0 with *req set (a request whose fields are wrong still parses:
+ * its verdict will be BAD_REQUEST), or 1 with a protocol error line in out
+ * and *req NULL. */
+int atv_plugin_parse(struct atv_bytes stdin_bytes, struct atv_plugin_req **req,
+                     struct atv_buf *out);
+void atv_plugin_req_free(struct atv_plugin_req *req);
+
+/* The answer deadline of this request (its timeoutMs, default 2500). */
+uint32_t atv_plugin_timeout_ms(const struct atv_plugin_req *req);
+/* Writes into out the verdict to print if the deadline passes first
+ * (isSuccess false, reason TIMEOUT), so a watchdog can print it without
+ * allocating. Returns 0 on success. */
+int atv_plugin_timeout_line(const struct atv_plugin_req *req, struct atv_buf *out);
+
+/* Verifies and writes the VerifierResult line into out; logs to `log`.
+ * Returns the exit code (0). */
+int atv_plugin_verify(struct atv_plugin_req *req, struct atv_buf *out, FILE *log);
+
+/* parse + verify: one whole invocation (tests use it). Returns the exit code. */
 int atv_plugin_run(struct atv_bytes stdin_bytes, struct atv_buf *out, FILE *log);
 
 #endif

@@ -28,7 +28,7 @@
 #include "common/limits.h"
 
 /* ---- parameters (the Verifier CR's `parameters`, the CLI's --config) ------- */
-#define ATV_VFY_MAX_LIST 64u           /* entries in trustedDIDs / collections */
+#define ATV_VFY_MAX_LIST 256u          /* entries in trustedDIDs / collections */
 #define ATV_VFY_MAX_PATH 1024u
 #define ATV_VFY_DEFAULT_TIMEOUT_MS 2500u
 #define ATV_VFY_MAX_TIMEOUT_MS 60000u
@@ -45,7 +45,7 @@ struct atv_vfy_params {
     uint32_t did_cache_ttl_s;                 /* default 300; 0 disables the cache */
     uint32_t timeout_ms;                      /* default 2500 */
     size_t n_collections;
-    char *collections[ATV_VFY_MAX_LIST];      /* new; default {"io.atcr.manifest"} */
+    char *collections[ATV_VFY_MAX_LIST];      /* new; none given: {"io.atcr.manifest"} */
     int verify_handle;                        /* default 1 */
     int allow_loopback_http;                  /* default 0 */
     char ca_file[ATV_VFY_MAX_PATH + 1];       /* "" : http.h's default */

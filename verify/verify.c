@@ -1,0 +1,654 @@
+/* verify/verify.c: the one verification pass (DESIGN.md "The chain of trust").
+ *
+ * Each step either fills the result with what it proved or ends the pass
+ * with a reason. The artifact's pdsEndpoint, key and commit are claims: the
+ * key and the PDS come from the DID document, the commit from the proof. */
+#include "verify/verify.h"
+
+#include "atproto/atproto.h"
+#include "common/cache.h"
+#include "common/http.h"
+#include "policy/policy.h"
+#include "referrer/referrer.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Time kept back from the HTTP deadline for the work after the last byte
+ * (proof check, output), so the verdict still arrives inside timeoutMs. */
+#define VFY_DEADLINE_MARGIN_MS 100u
+
+void atv_vfy_store_init(struct atv_vfy_store *s)
+{
+    memset(s, 0, sizeof *s);
+    (void)snprintf(s->name, sizeof s->name, "oras");
+}
+
+static int bprintf(char *dst, size_t cap, const char *fmt, ...) ATV_PRINTF(3, 4);
+
+struct pass {
+    const struct atv_vfy_request *req;
+    struct atv_vfy_result *out;
+    struct atv_http *reg_h; /* registry: plain http only with the store's useHttp */
+    struct atv_http *id_h;  /* PLC, did:web, PDS, handles: https, or loopback http if allowed */
+    struct atv_ref_client *client;
+    struct atv_policy *policy;
+    struct atv_policy_scope scope;
+    int scope_known;
+    struct atv_sig_artifact art;
+    struct atv_diddoc doc;
+    int verified; /* set only once every step has passed */
+};
+
+/* Ends the pass: reason, the low-level reason of err (if any), and a message
+ * made of the caller's context and err's message. */
+static void fail(struct pass *ps, enum atv_vfy_reason reason, const struct atv_err *err,
+                 const char *fmt, ...) ATV_PRINTF(4, 5);
+static void fail(struct pass *ps, enum atv_vfy_reason reason, const struct atv_err *err,
+                 const char *fmt, ...)
+{
+    struct atv_vfy_result *r = ps->out;
+    char ctx[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    r->success = 0;
+    r->reason = reason;
+    if (err != NULL && err->reason != NULL) {
+        (void)bprintf(r->detail, sizeof r->detail, "%s", err->reason);
+    }
+    if (err != NULL && err->msg[0] != '\0') {
+        (void)bprintf(r->message, sizeof r->message, "%s: %s", ctx, err->msg);
+    } else {
+        (void)bprintf(r->message, sizeof r->message, "%s", ctx);
+    }
+}
+
+/* A transport failure once the shared deadline has passed is a timeout. */
+static enum atv_vfy_reason io_reason(const struct atv_http *h, enum atv_vfy_reason otherwise)
+{
+    return (h != NULL && atv_http_remaining_ms(h) == 0) ? ATV_VFY_TIMEOUT : otherwise;
+}
+
+/* snprintf that may truncate on purpose (messages, bounded fields).
+ * Returns 1 when everything fit. */
+static int bprintf(char *dst, size_t cap, const char *fmt, ...) ATV_PRINTF(3, 4);
+static int bprintf(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+    va_start(ap, fmt);
+    w = vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+    return w >= 0 && (size_t)w < cap;
+}
+
+static int copy_str(char *dst, size_t cap, const char *src)
+{
+    return bprintf(dst, cap, "%s", src);
+}
+
+/* ---- setup: sessions, policy ---------------------------------------------- */
+
+static int open_sessions(struct pass *ps)
+{
+    const struct atv_vfy_params *p = ps->req->params;
+    struct atv_http_opts o;
+    struct atv_err err;
+    uint32_t t = p->timeout_ms > 2 * VFY_DEADLINE_MARGIN_MS ? p->timeout_ms - VFY_DEADLINE_MARGIN_MS
+                                                             : p->timeout_ms;
+
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = t;
+    o.ca_file = p->ca_file[0] != '\0' ? p->ca_file : NULL;
+    o.allow_http = ps->req->store->use_http;
+    o.allow_loopback_http = p->allow_loopback_http;
+    atv_err_clear(&err);
+    if (atv_http_new(&o, &ps->reg_h, &err) != ATV_OK) {
+        fail(ps, ATV_VFY_BAD_REQUEST, &err, "http session");
+        return 0;
+    }
+    o.allow_http = 0;
+    if (atv_http_new(&o, &ps->id_h, &err) != ATV_OK) {
+        fail(ps, ATV_VFY_BAD_REQUEST, &err, "http session");
+        return 0;
+    }
+    return 1;
+}
+
+static int load_policy(struct pass *ps)
+{
+    const struct atv_vfy_params *p = ps->req->params;
+    struct atv_err err;
+    enum atv_status rc;
+
+    atv_err_clear(&err);
+    if (p->trust_policy[0] != '\0' && p->has_trusted) {
+        fail(ps, ATV_VFY_BAD_REQUEST, NULL,
+             "parameters trustedDIDs and trustPolicy are both set; give one of them");
+        return 0;
+    }
+    if (p->trust_policy[0] != '\0') {
+        rc = atv_policy_load_file(p->trust_policy, &ps->policy, &err);
+    } else {
+        /* neither parameter: an empty list, which trusts nothing */
+        rc = atv_policy_from_dids((const char *const *)p->trusted_dids, p->n_trusted,
+                                  &ps->policy, &err);
+    }
+    if (rc != ATV_OK) {
+        fail(ps, ATV_VFY_BAD_REQUEST, &err, "trust policy");
+        return 0;
+    }
+    atv_policy_scope_for(ps->policy, ps->req->subject, &ps->scope);
+    ps->scope_known = 1;
+    if (ps->scope.matched) {
+        (void)copy_str(ps->out->policy, sizeof ps->out->policy, ps->scope.name);
+    }
+    return 1;
+}
+
+/* ---- registry: subject, signature manifest, blob ---------------------------- */
+
+static enum atv_status fetch_cached(struct pass *ps, const char *digest, int64_t size,
+                                    int manifest, struct atv_buf *body, char *ctype, size_t cap,
+                                    struct atv_err *err)
+{
+    const struct atv_vfy_store *st = ps->req->store;
+    char dflt[ATV_VFY_MAX_PATH + 1];
+    const char *dir = st->local_cache_path;
+    const char *home = getenv("HOME");
+
+    if (dir[0] == '\0' && home != NULL && home[0] == '/' &&
+        copy_str(dflt, sizeof dflt, home) &&
+        strlen(dflt) + sizeof "/.ratify/local_oras_cache" <= sizeof dflt) {
+        /* Ratify's default localCachePath (ratify-protocol.md section 3.3) */
+        (void)bprintf(dflt, sizeof dflt, "%s/.ratify/local_oras_cache", home);
+        dir = dflt;
+    }
+    if (dir[0] != '\0') {
+        struct atv_err e2;
+        atv_err_clear(&e2);
+        /* read only, and hash-checked: a bad entry reads as a miss */
+        if (atv_ref_cache_read(dir, digest, body->max, body, &e2) == ATV_OK &&
+            (size < 0 || (uint64_t)size == body->len)) {
+            atv_vfy_logf(ps->req->log, ATV_VFY_DEBUG, "atproto: %s read from the local cache",
+                         digest);
+            if (ctype != NULL && cap > 0) {
+                ctype[0] = '\0';
+            }
+            return ATV_OK;
+        }
+        body->len = 0;
+    }
+    if (manifest) {
+        return atv_ref_manifest_get(ps->client, digest, size, body, ctype, cap, err);
+    }
+    return atv_ref_blob_get(ps->client, digest, size, body, err);
+}
+
+static int registry_step(struct pass *ps, struct atv_buf *blob)
+{
+    const struct atv_vfy_request *rq = ps->req;
+    struct atv_vfy_result *r = ps->out;
+    struct atv_ref_image img;
+    struct atv_ref_creds creds;
+    struct atv_ref_manifest m;
+    struct atv_buf body;
+    struct atv_err err;
+    char ctype[ATV_REF_MAX_MEDIA_TYPE + 1];
+    const char *want_mt = rq->sig_media_type != NULL ? rq->sig_media_type : ATV_REF_MT_OCI_MANIFEST;
+    const struct atv_ref_desc *layer = NULL;
+    size_t i, n_sig = 0;
+    int ok = 0;
+
+    memset(&m, 0, sizeof m);
+    memset(&creds, 0, sizeof creds);
+    atv_buf_init(&body, ATV_REF_MAX_MANIFEST);
+    atv_err_clear(&err);
+
+    if (strcmp(rq->store->name, "oras") != 0) {
+        fail(ps, ATV_VFY_REGISTRY_ERROR, NULL,
+             "store %.64s is not supported (only the built-in oras store)", rq->store->name);
+        goto out;
+    }
+    if (atv_ref_image_parse(rq->subject, &img, &err) != ATV_OK) {
+        fail(ps, ATV_VFY_BAD_REQUEST, &err, "subject reference");
+        goto out;
+    }
+    if (atv_ref_digest_check(rq->sig_digest, &err) != ATV_OK) {
+        fail(ps, ATV_VFY_BAD_REQUEST, &err, "referenceDesc.digest");
+        goto out;
+    }
+    if (strcmp(want_mt, ATV_REF_MT_OCI_MANIFEST) != 0) {
+        fail(ps, ATV_VFY_BAD_SIGNATURE_ARTIFACT, NULL,
+             "referenceDesc.mediaType %.128s: want %s", want_mt, ATV_REF_MT_OCI_MANIFEST);
+        goto out;
+    }
+    if (atv_ref_creds_load(rq->store->auth_provider, rq->store->config_path, img.registry, &creds,
+                           &err) != ATV_OK) {
+        /* Ratify logs a provider error and goes on anonymously; so do we */
+        atv_vfy_logf(rq->log, ATV_VFY_WARN, "atproto: registry credentials: %s; using anonymous "
+                     "access", err.msg);
+        atv_ref_creds_wipe(&creds);
+        memset(&creds, 0, sizeof creds);
+        atv_err_clear(&err);
+    }
+    if (creds.warning[0] != '\0') {
+        atv_vfy_logf(rq->log, ATV_VFY_WARN, "atproto: %s", creds.warning);
+    }
+    if (atv_ref_client_new(atv_ref_transport_http(ps->reg_h), &img, rq->store->use_http, &creds,
+                           &ps->client, &err) != ATV_OK) {
+        fail(ps, ATV_VFY_REGISTRY_ERROR, &err, "registry client for %s", img.registry);
+        goto out;
+    }
+
+    /* 1. the subject digest */
+    if (img.digest[0] != '\0') {
+        (void)copy_str(r->subject_digest, sizeof r->subject_digest, img.digest);
+    } else if (atv_ref_tag_resolve(ps->client, img.tag, r->subject_digest, &err) != ATV_OK) {
+        fail(ps, io_reason(ps->reg_h, ATV_VFY_REGISTRY_ERROR), &err, "resolving tag %s of %s/%s",
+             img.tag, img.registry, img.repository);
+        goto out;
+    }
+
+    /* 2. the signature manifest, hashed against referenceDesc.digest */
+    if (fetch_cached(ps, rq->sig_digest, rq->sig_size, 1, &body, ctype, sizeof ctype, &err) !=
+        ATV_OK) {
+        enum atv_vfy_reason why = err.code == ATV_E_VERIFY ? ATV_VFY_DIGEST_MISMATCH
+                                                           : ATV_VFY_REGISTRY_ERROR;
+        fail(ps, io_reason(ps->reg_h, why), &err, "signature manifest %s", rq->sig_digest);
+        goto out;
+    }
+    if (ctype[0] != '\0' && strcmp(ctype, want_mt) != 0) {
+        /* oras-go requires Content-Type == the descriptor's mediaType */
+        fail(ps, ATV_VFY_REGISTRY_ERROR, NULL,
+             "signature manifest %s: Content-Type %.128s, want %s", rq->sig_digest, ctype, want_mt);
+        goto out;
+    }
+    if (atv_ref_manifest_parse(atv_buf_view(&body), &m, &err) != ATV_OK) {
+        fail(ps, ATV_VFY_BAD_SIGNATURE_ARTIFACT, &err, "signature manifest %s", rq->sig_digest);
+        goto out;
+    }
+    if (strcmp(atv_ref_manifest_artifact_type(&m), ATV_ARTIFACT_TYPE) != 0) {
+        fail(ps, ATV_VFY_BAD_SIGNATURE_ARTIFACT, NULL,
+             "signature manifest %s: artifact type %.128s, want %s", rq->sig_digest,
+             atv_ref_manifest_artifact_type(&m), ATV_ARTIFACT_TYPE);
+        goto out;
+    }
+    if (!m.has_subject || strcmp(m.subject.digest, r->subject_digest) != 0) {
+        fail(ps, ATV_VFY_SUBJECT_MISMATCH, NULL,
+             "signature manifest %s: subject is %s, the image is %s", rq->sig_digest,
+             m.has_subject ? m.subject.digest : "absent", r->subject_digest);
+        goto out;
+    }
+    for (i = 0; i < m.n_layers; i++) {
+        if (strcmp(m.layers[i].media_type, ATV_ARTIFACT_TYPE) == 0) {
+            layer = &m.layers[i];
+            n_sig++;
+        }
+    }
+    if (n_sig != 1) {
+        fail(ps, ATV_VFY_BAD_SIGNATURE_ARTIFACT, NULL,
+             "signature manifest %s: %zu layers of type %s, want exactly 1", rq->sig_digest,
+             n_sig, ATV_ARTIFACT_TYPE);
+        goto out;
+    }
+
+    /* 3. the signature blob, hashed against its descriptor */
+    (void)copy_str(r->signature_digest, sizeof r->signature_digest, layer->digest);
+    if (layer->size > (int64_t)ATV_MAX_ARTIFACT) {
+        fail(ps, ATV_VFY_BAD_SIGNATURE_ARTIFACT, NULL,
+             "signature blob %s: %lld bytes, at most %u", layer->digest, (long long)layer->size,
+             ATV_MAX_ARTIFACT);
+        goto out;
+    }
+    if (fetch_cached(ps, layer->digest, layer->size, 0, blob, NULL, 0, &err) != ATV_OK) {
+        enum atv_vfy_reason why = err.code == ATV_E_VERIFY ? ATV_VFY_DIGEST_MISMATCH
+                                                           : ATV_VFY_REGISTRY_ERROR;
+        fail(ps, io_reason(ps->reg_h, why), &err, "signature blob %s", layer->digest);
+        goto out;
+    }
+    atv_vfy_logf(rq->log, ATV_VFY_INFO, "atproto: fetched signature blob %s (%zu bytes)",
+                 layer->digest, blob->len);
+    ok = 1;
+out:
+    atv_ref_creds_wipe(&creds);
+    atv_ref_manifest_cleanup(&m);
+    atv_buf_cleanup(&body);
+    return ok;
+}
+
+/* ---- the artifact and the trust decision ------------------------------------ */
+
+static int collection_allowed(const struct atv_vfy_params *p, const char *c)
+{
+    size_t i;
+    if (p->n_collections == 0) {
+        return strcmp(c, ATV_VFY_DEFAULT_COLLECTION) == 0;
+    }
+    for (i = 0; i < p->n_collections; i++) {
+        if (strcmp(c, p->collections[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int artifact_step(struct pass *ps, const struct atv_buf *blob)
+{
+    struct atv_vfy_result *r = ps->out;
+    struct atv_sig_artifact *a = &ps->art;
+    struct atv_err err;
+
+    atv_err_clear(&err);
+    if (atv_atp_artifact_parse(atv_buf_view(blob), a, &err) != ATV_OK) {
+        fail(ps, ATV_VFY_BAD_SIGNATURE_ARTIFACT, &err, "signature artifact %s",
+             r->signature_digest);
+        return 0;
+    }
+    (void)copy_str(r->did, sizeof r->did, a->did);
+    (void)copy_str(r->signed_at, sizeof r->signed_at, a->signed_at);
+    (void)bprintf(r->record_uri, sizeof r->record_uri, "at://%s/%s/%s", a->record.did,
+                   a->record.collection, a->record.rkey);
+    if (strcmp(a->subject_digest, r->subject_digest) != 0) {
+        fail(ps, ATV_VFY_SUBJECT_MISMATCH, NULL,
+             "signature artifact: subject.digest is %s, the image is %s", a->subject_digest,
+             r->subject_digest);
+        return 0;
+    }
+    if (!collection_allowed(ps->req->params, a->record.collection)) {
+        fail(ps, ATV_VFY_BAD_SIGNATURE_ARTIFACT, NULL,
+             "signature artifact: record collection %s is not allowed (parameter collections)",
+             a->record.collection);
+        return 0;
+    }
+    return 1;
+}
+
+static int trust_step(struct pass *ps)
+{
+    struct atv_err err;
+    atv_err_clear(&err);
+    if (atv_policy_check_did(ps->policy, ps->req->subject, ps->art.did, ps->req->now, NULL,
+                             &err) == ATV_OK) {
+        return 1;
+    }
+    if (err.reason != NULL && strcmp(err.reason, "no_policy") == 0) {
+        fail(ps, ATV_VFY_POLICY_DENIED, &err, "trust policy");
+    } else if (!ps->req->params->has_trusted && ps->req->params->trust_policy[0] == '\0') {
+        fail(ps, ATV_VFY_UNTRUSTED_SIGNER, &err,
+             "signer %s is not trusted: neither trustedDIDs nor trustPolicy is configured, so "
+             "nothing is",
+             ps->art.did);
+    } else {
+        fail(ps, ATV_VFY_UNTRUSTED_SIGNER, &err, "signer %s is not trusted", ps->art.did);
+    }
+    return 0;
+}
+
+/* ---- identity: the DID document, through the cache ---------------------------- */
+
+static int identity_step(struct pass *ps)
+{
+    const struct atv_vfy_params *p = ps->req->params;
+    struct atv_vfy_result *r = ps->out;
+    struct atv_fetcher f = atv_http_fetcher(ps->id_h);
+    struct atv_buf cached, fresh;
+    struct atv_err err;
+    char key[ATV_MAX_URL + ATV_MAX_DID + 2];
+    char didkey[ATV_MAX_MULTIBASE + 16];
+    int have = 0, ok = 0;
+
+    atv_buf_init(&cached, ATV_MAX_DIDDOC);
+    atv_buf_init(&fresh, ATV_MAX_DIDDOC + 1);
+    atv_err_clear(&err);
+    /* the directory is part of the key: two directories may disagree */
+    (void)bprintf(key, sizeof key, "%s %s", p->plc, ps->art.did);
+    if (p->did_cache_ttl_s > 0 &&
+        atv_cache_get(p->cache_dir, key, p->did_cache_ttl_s, &cached, NULL, &err) == ATV_OK) {
+        struct atv_err e2;
+        atv_err_clear(&e2);
+        if (atv_atp_diddoc_parse(atv_buf_view(&cached), ps->art.did, &ps->doc, &e2) == ATV_OK) {
+            have = 1;
+            atv_vfy_logf(ps->req->log, ATV_VFY_DEBUG, "atproto: %s from the DID cache",
+                         ps->art.did);
+        } else {
+            atv_vfy_logf(ps->req->log, ATV_VFY_WARN,
+                         "atproto: ignoring a bad DID cache entry for %s: %s", ps->art.did,
+                         e2.msg);
+        }
+    }
+    atv_err_clear(&err);
+    if (!have) {
+        if (atv_atp_did_resolve(&f, p->plc, ps->art.did, &fresh, &ps->doc, &err) != ATV_OK) {
+            fail(ps, io_reason(ps->id_h, ATV_VFY_IDENTITY_ERROR), &err, "resolving %s",
+                 ps->art.did);
+            goto out;
+        }
+        if (p->did_cache_ttl_s > 0) {
+            struct atv_err e2;
+            atv_err_clear(&e2);
+            if (atv_cache_put(p->cache_dir, key, atv_buf_view(&fresh), &e2) != ATV_OK) {
+                atv_vfy_logf(ps->req->log, ATV_VFY_WARN, "atproto: DID cache: %s", e2.msg);
+            }
+        }
+    }
+    (void)copy_str(r->key_type, sizeof r->key_type, atv_atp_key_type_name(ps->doc.key.type));
+    (void)bprintf(r->key_id, sizeof r->key_id, "%s#atproto", ps->doc.did);
+    if (ps->doc.pds[0] == '\0') {
+        fail(ps, ATV_VFY_IDENTITY_ERROR, NULL,
+             "DID document of %s names no #atproto_pds service", ps->art.did);
+        goto out;
+    }
+    (void)copy_str(r->pds, sizeof r->pds, ps->doc.pds);
+    /* claims that differ from the verified facts are reported, never used */
+    if (ps->art.pds[0] != '\0' && strcmp(ps->art.pds, ps->doc.pds) != 0) {
+        (void)copy_str(r->claimed_pds, sizeof r->claimed_pds, ps->art.pds);
+        atv_vfy_logf(ps->req->log, ATV_VFY_WARN,
+                     "atproto: the artifact claims PDS %s; the DID document names %s",
+                     ps->art.pds, ps->doc.pds);
+    }
+    if (ps->art.public_key_multibase[0] != '\0' &&
+        (atv_atp_key_to_didkey(&ps->doc.key, didkey, sizeof didkey, &err) != ATV_OK ||
+         strcmp(didkey + strlen("did:key:"), ps->art.public_key_multibase) != 0)) {
+        (void)copy_str(r->claimed_key, sizeof r->claimed_key, ps->art.public_key_multibase);
+        atv_vfy_logf(ps->req->log, ATV_VFY_WARN,
+                     "atproto: the artifact claims a public key other than the DID document's");
+    }
+    ok = 1;
+out:
+    atv_buf_cleanup(&cached);
+    atv_buf_cleanup(&fresh);
+    return ok;
+}
+
+/* ---- the proof from the PDS -------------------------------------------------------- */
+
+/* An XRPC error body {"error":"Name",...}: the name, or "" (static buffer-free copy). */
+static void xrpc_error_name(const struct atv_buf *body, char *out, size_t cap)
+{
+    json_t *root = json_loadb((const char *)body->ptr, body->len, JSON_REJECT_DUPLICATES, NULL);
+    const char *s = json_string_value(json_object_get(root, "error"));
+    size_t i;
+    out[0] = '\0';
+    if (s != NULL && strlen(s) < cap) {
+        for (i = 0; s[i] != '\0'; i++) {
+            char c = s[i];
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+                break;
+            }
+        }
+        if (s[i] == '\0') {
+            (void)copy_str(out, cap, s);
+        }
+    }
+    json_decref(root);
+}
+
+static enum atv_vfy_reason proof_reason(const struct atv_err *err)
+{
+    const char *why = err->reason != NULL ? err->reason : "";
+    if (strcmp(why, "bad_signature") == 0 || strcmp(why, "did_mismatch") == 0) {
+        return ATV_VFY_SIGNATURE_INVALID;
+    }
+    /* a CAR that does not hash, parse or walk is a bad answer from the PDS */
+    return ATV_VFY_PDS_ERROR;
+}
+
+static int proof_step(struct pass *ps)
+{
+    struct atv_vfy_result *r = ps->out;
+    const struct atv_record_uri *u = &ps->art.record;
+    struct atv_fetcher f = atv_http_fetcher(ps->id_h);
+    struct atv_proof proof;
+    struct atv_buf car;
+    struct atv_err err;
+    char url[ATV_MAX_URL + 1], xerr[64];
+    long status = 0;
+    int ok = 0;
+
+    atv_buf_init(&car, ATV_MAX_CAR);
+    atv_err_clear(&err);
+    if (atv_atp_getrecord_url(ps->doc.pds, u->did, u->collection, u->rkey, url, sizeof url,
+                              &err) != ATV_OK) {
+        fail(ps, ATV_VFY_IDENTITY_ERROR, &err, "PDS endpoint of %s", u->did);
+        goto out;
+    }
+    if (f.get(f.ctx, url, ATV_MAX_CAR, &status, &car, &err) != ATV_OK) {
+        fail(ps, io_reason(ps->id_h, ATV_VFY_PDS_ERROR), &err, "getRecord from %s", ps->doc.pds);
+        goto out;
+    }
+    if (status != 200) {
+        xrpc_error_name(&car, xerr, sizeof xerr);
+        /* RecordNotFound is a deleted record; the Repo* errors are a taken-down,
+         * deactivated or suspended account: either way the signature is gone */
+        if ((status == 400 || status == 404) &&
+            (strcmp(xerr, "RecordNotFound") == 0 || strncmp(xerr, "Repo", 4) == 0)) {
+            fail(ps, ATV_VFY_RECORD_NOT_FOUND, NULL,
+                 "record %s: the PDS %s answers %s (HTTP %ld): the signature is revoked",
+                 r->record_uri, ps->doc.pds, xerr, status);
+        } else {
+            fail(ps, ATV_VFY_PDS_ERROR, NULL, "getRecord from %s: HTTP %ld%s%s", ps->doc.pds,
+                 status, xerr[0] != '\0' ? " " : "", xerr);
+        }
+        goto out;
+    }
+    if (atv_atp_proof_verify(atv_buf_view(&car), u->did, &ps->doc.key, u->collection, u->rkey,
+                             &proof, &err) != ATV_OK) {
+        fail(ps, proof_reason(&err), &err, "proof for %s", r->record_uri);
+        goto out;
+    }
+    atv_atp_cid_to_str(&proof.commit_cid, r->commit_cid);
+    (void)copy_str(r->commit_rev, sizeof r->commit_rev, proof.rev);
+    if (!proof.present) {
+        fail(ps, ATV_VFY_RECORD_NOT_FOUND, NULL,
+             "record %s is not in the repository at commit %s (rev %s): the signature is "
+             "revoked",
+             r->record_uri, r->commit_cid, r->commit_rev);
+        goto out;
+    }
+    atv_atp_cid_to_str(&proof.record_cid, r->record_cid);
+    if (strcmp(proof.record_type, ATV_VFY_DEFAULT_COLLECTION) != 0) {
+        fail(ps, ATV_VFY_DIGEST_MISMATCH, NULL, "record %s: $type is %.64s, want %s",
+             r->record_uri, proof.record_type[0] != '\0' ? proof.record_type : "absent",
+             ATV_VFY_DEFAULT_COLLECTION);
+        goto out;
+    }
+    if (strcmp(proof.digest, r->subject_digest) != 0) {
+        fail(ps, ATV_VFY_DIGEST_MISMATCH, NULL, "record %s is for %.80s, the image is %s",
+             r->record_uri, proof.digest[0] != '\0' ? proof.digest : "no digest",
+             r->subject_digest);
+        goto out;
+    }
+    ok = 1;
+out:
+    atv_buf_cleanup(&car);
+    return ok;
+}
+
+/* ---- the handle: reported only when it resolves back to the DID ----------------- */
+
+static void handle_step(struct pass *ps)
+{
+    struct atv_fetcher f = atv_http_fetcher(ps->id_h);
+    struct atv_err err;
+
+    if (!ps->req->params->verify_handle || ps->doc.handle[0] == '\0') {
+        return;
+    }
+    atv_err_clear(&err);
+    if (atv_atp_handle_verify(&f, &ps->doc, &err) == ATV_OK) {
+        (void)copy_str(ps->out->handle, sizeof ps->out->handle, ps->doc.handle);
+    } else {
+        atv_vfy_logf(ps->req->log, ATV_VFY_WARN, "atproto: handle %s not verified: %s",
+                     ps->doc.handle, err.msg);
+    }
+}
+
+/* ---- the pass ---------------------------------------------------------------------- */
+
+static void finish(struct pass *ps)
+{
+    struct atv_vfy_result *r = ps->out;
+    char msg[sizeof r->message];
+
+    if (r->reason == ATV_VFY_OK && !ps->verified) {
+        /* a step stopped without saying why: never read that as success */
+        fail(ps, ATV_VFY_BAD_REQUEST, NULL, "verification stopped without a verdict");
+    }
+    if (r->reason == ATV_VFY_OK) {
+        r->success = 1;
+        (void)bprintf(r->message, sizeof r->message,
+                       "ATProto signature verified: %s signed by %s%s%s%s (policy %s)",
+                       r->subject_digest, r->did, r->handle[0] != '\0' ? " (" : "", r->handle,
+                       r->handle[0] != '\0' ? ")" : "", r->policy);
+        return;
+    }
+    /* audit, or a scope that does not require a signature: report, do not block.
+     * A configuration error is never waved through. */
+    if (ps->scope_known && ps->scope.matched && r->reason != ATV_VFY_BAD_REQUEST &&
+        (ps->scope.action == ATV_POLICY_AUDIT || !ps->scope.require_signature)) {
+        r->success = 1;
+        r->audit = 1;
+        (void)copy_str(msg, sizeof msg, r->message);
+        (void)bprintf(r->message, sizeof r->message, "%s policy %s lets this through: %s",
+                       ps->scope.action == ATV_POLICY_AUDIT ? "audit" : "signature-optional",
+                       ps->scope.name, msg);
+        atv_vfy_logf(ps->req->log, ATV_VFY_WARN, "atproto: %s", r->message);
+    }
+}
+
+void atv_vfy_run(const struct atv_vfy_request *req, struct atv_vfy_result *out)
+{
+    struct pass ps;
+    struct atv_buf blob;
+
+    memset(out, 0, sizeof *out);
+    memset(&ps, 0, sizeof ps);
+    ps.req = req;
+    ps.out = out;
+    atv_buf_init(&blob, ATV_MAX_ARTIFACT);
+    if (req == NULL || req->params == NULL || req->store == NULL || req->subject == NULL ||
+        req->sig_digest == NULL) {
+        fail(&ps, ATV_VFY_BAD_REQUEST, NULL, "incomplete request");
+        goto out;
+    }
+    if (open_sessions(&ps) && load_policy(&ps) && registry_step(&ps, &blob) &&
+        artifact_step(&ps, &blob) && trust_step(&ps) && identity_step(&ps) && proof_step(&ps)) {
+        ps.verified = 1;
+        handle_step(&ps);
+    }
+out:
+    if (req != NULL) {
+        finish(&ps);
+    }
+    atv_ref_client_free(ps.client);
+    atv_policy_free(ps.policy);
+    atv_http_free(ps.reg_h);
+    atv_http_free(ps.id_h);
+    atv_buf_cleanup(&blob);
+}
