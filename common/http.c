@@ -12,7 +12,10 @@
  *   for; once a redirect leaves that origin it is dropped for good. It never
  *   goes to a proxy (CURLHEADER_SEPARATE and a CONNECT tunnel for http too).
  * - Error messages name the method and the origin (scheme://host[:port]),
- *   never the path, the userinfo, the Authorization value or response bytes.
+ *   never the path, the userinfo, the Authorization value, a request body
+ *   or response bytes.
+ * - POST (a token refresh) sends the caller's body once, to one URL: it
+ *   never follows a redirect (http.h).
  */
 
 /* _DEFAULT_SOURCE: <resolv.h> and <arpa/nameser.h> use the BSD types
@@ -22,6 +25,7 @@
 #define _DEFAULT_SOURCE
 
 #include "common/http.h"
+#include "common/http_internal.h"
 #include "common/limits.h"
 
 #include <arpa/inet.h>
@@ -397,6 +401,38 @@ static void hdr_store(char *out, size_t cap, const char *value, size_t n)
     out[n] = '\0';
 }
 
+/* Appends one Link field value to r->link, joined to earlier ones with ", "
+ * (RFC 9110 section 5.3). A value that does not fit, or holds a control
+ * character, empties r->link and sets link_dropped for the rest of this
+ * response: a partial list of links would silently lose pages. */
+static void link_add(struct atv_http_resp *r, const char *value, size_t n)
+{
+    size_t have = strlen(r->link);
+    size_t sep = have > 0 ? 2 : 0;
+
+    if (r->link_dropped || n == 0) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            r->link[0] = '\0';
+            r->link_dropped = 1;
+            return;
+        }
+    }
+    if (n >= sizeof r->link - have - sep) {
+        r->link[0] = '\0';
+        r->link_dropped = 1;
+        return;
+    }
+    if (sep > 0) {
+        memcpy(r->link + have, ", ", 2); /* have + 2 + n < sizeof r->link, checked above */
+    }
+    memcpy(r->link + have + sep, value, n);
+    r->link[have + sep + n] = '\0';
+}
+
 static int hdr_is(const char *name, size_t n, const char *want)
 {
     return n == strlen(want) && strncasecmp(name, want, n) == 0;
@@ -424,6 +460,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
         r->content_type[0] = '\0';
         r->content_digest[0] = '\0';
         r->www_authenticate[0] = '\0';
+        r->link[0] = '\0';
+        r->link_dropped = 0;
         x->location[0] = '\0';
         x->seen = 0;
         return n;
@@ -455,6 +493,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
     } else if (hdr_is(ptr, colon, "location") && (x->seen & HDR_LOCATION) == 0) {
         x->seen |= HDR_LOCATION;
         hdr_store(x->location, sizeof x->location, ptr + vs, ve - vs);
+    } else if (hdr_is(ptr, colon, "link")) {
+        link_add(r, ptr + vs, ve - vs);
     }
     return n;
 }
@@ -537,6 +577,7 @@ static CURLcode hop_setopts(struct atv_http *h, const struct atv_http_req *req, 
     CURL *c = h->curl;
     long ms = left > (uint32_t)INT32_MAX ? (long)INT32_MAX : (long)left;
     int head = strcmp(req->method, "HEAD") == 0;
+    int post = strcmp(req->method, "POST") == 0;
     CURLcode cc;
 
     cc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -585,7 +626,18 @@ static CURLcode hop_setopts(struct atv_http *h, const struct atv_http_req *req, 
          * the proxy never sees the request headers. */
         cc = curl_easy_setopt(c, CURLOPT_HTTPPROXYTUNNEL, 1L);
     }
-    if (cc == CURLE_OK) {
+    if (cc == CURLE_OK && post) {
+        /* POSTFIELDS is not copied: req->body outlives the perform. A
+         * zero-length body still needs a non-NULL pointer, or libcurl would
+         * read one from CURLOPT_READFUNCTION (stdin). */
+        cc = curl_easy_setopt(c, CURLOPT_POST, 1L);
+        if (cc == CURLE_OK) {
+            cc = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        }
+        if (cc == CURLE_OK) {
+            cc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body != NULL ? req->body : "");
+        }
+    } else if (cc == CURLE_OK) {
         cc = head ? curl_easy_setopt(c, CURLOPT_NOBODY, 1L)
                   : curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     }
@@ -626,6 +678,33 @@ static enum atv_status hop_headers(const struct atv_http_req *req, int send_auth
             goto out;
         }
         list = next;
+    }
+    if (strcmp(req->method, "POST") == 0) {
+        /* The body's type; and no "Expect: 100-continue" round trip, which
+         * libcurl adds for larger bodies and some servers never answer. */
+        size_t n = strlen("Content-Type: ") + strlen(req->content_type) + 1;
+        line = malloc(n);
+        if (line == NULL) {
+            rc = atv_err_set(err, ATV_E_NOMEM, "http: out of memory");
+            goto out;
+        }
+        int w = snprintf(line, n, "Content-Type: %s", req->content_type);
+        if (w < 0 || (size_t)w >= n) {
+            rc = atv_err_set(err, ATV_E_INTERNAL, "http: content-type header formatting");
+            goto out;
+        }
+        next = curl_slist_append(list, line);
+        if (next != NULL) {
+            list = next;
+            next = curl_slist_append(list, "Expect:");
+        }
+        if (next == NULL) {
+            rc = atv_err_set(err, ATV_E_NOMEM, "http: out of memory");
+            goto out;
+        }
+        list = next;
+        free(line);
+        line = NULL;
     }
     if (send_auth) {
         size_t n = strlen("Authorization: ") + strlen(req->authorization) + 1;
@@ -739,8 +818,27 @@ static enum atv_status req_check(const struct atv_http *h, const struct atv_http
     if (h == NULL || req == NULL || req->url == NULL || req->method == NULL) {
         return atv_err_set(err, ATV_E_USAGE, "atv_http_do: NULL session, request, url or method");
     }
-    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-        return atv_err_set(err, ATV_E_USAGE, "atv_http_do: method must be GET or HEAD");
+    int post = strcmp(req->method, "POST") == 0;
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0 && !post) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_do: method must be GET, HEAD or POST");
+    }
+    if (!post && (req->body != NULL || req->body_len != 0 || req->content_type != NULL)) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_do: a body is for POST only");
+    }
+    if (post) {
+        if (req->content_type == NULL || req->content_type[0] == '\0' ||
+            has_crlf(req->content_type)) {
+            return atv_err_set(err, ATV_E_USAGE,
+                               "atv_http_do: POST needs a content type without line breaks");
+        }
+        if (req->body == NULL && req->body_len != 0) {
+            return atv_err_set(err, ATV_E_USAGE, "atv_http_do: body is NULL, body_len is not 0");
+        }
+        if (req->body_len > ATV_HTTP_MAX_REQ_BODY) {
+            return atv_err_set(err, ATV_E_LIMIT,
+                               "http: request body of %zu bytes over the cap of %u",
+                               req->body_len, (unsigned int)ATV_HTTP_MAX_REQ_BODY);
+        }
     }
     if (req->authorization != NULL && has_crlf(req->authorization)) {
         return atv_err_set(err, ATV_E_USAGE, "atv_http_do: authorization holds a line break");
@@ -830,7 +928,9 @@ enum atv_status atv_http_do(struct atv_http *h, const struct atv_http_req *req,
         if (rc != ATV_OK) {
             goto out;
         }
-        if (!req->follow_redirects || !is_redirect(resp->status) || x->location[0] == '\0') {
+        /* A POST is never re-sent elsewhere (http.h): its 3xx is the answer. */
+        if (!req->follow_redirects || strcmp(req->method, "POST") == 0 ||
+            !is_redirect(resp->status) || x->location[0] == '\0') {
             break;
         }
         if (redirects == ATV_MAX_REDIRECTS) {
@@ -872,6 +972,8 @@ void atv_http_resp_cleanup(struct atv_http_resp *resp)
     resp->content_digest[0] = '\0';
     resp->www_authenticate[0] = '\0';
     resp->final_url[0] = '\0';
+    resp->link[0] = '\0';
+    resp->link_dropped = 0;
 }
 
 /* ---- fetcher -------------------------------------------------------------------- */
@@ -966,6 +1068,8 @@ static enum atv_status dns_txt_walk(const unsigned char *ans, int len, const cha
     int found = 0;
     enum atv_status rc = ATV_OK;
 
+    /* libresolv's ns_initparse/ns_parserr bound every name, record and RDATA
+     * by the message's end, so a truncated or lying packet fails here */
     if (ns_initparse(ans, len, &msg) != 0) {
         return atv_err_set(err, ATV_E_PARSE, "dns txt %s: malformed answer", name);
     }
@@ -1013,6 +1117,24 @@ static enum atv_status dns_txt_walk(const unsigned char *ans, int len, const cha
         return atv_err_set(err, ATV_E_NOT_FOUND, "dns txt %s: no TXT records", name);
     }
     return ATV_OK;
+}
+
+enum atv_status atv_http_dns_txt_parse(const unsigned char *ans, size_t len, const char *name,
+                                       struct atv_buf *out, struct atv_err *err)
+{
+    if (ans == NULL || name == NULL || out == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "dns txt parse: NULL answer, name or out");
+    }
+    if (len > DNS_ANSWER_MAX) {
+        return atv_err_set(err, ATV_E_PARSE, "dns txt %s: answer of %zu bytes (at most %d)", name,
+                           len, DNS_ANSWER_MAX);
+    }
+    size_t start = out->len;
+    enum atv_status rc = dns_txt_walk(ans, (int)len, name, out, err);
+    if (rc != ATV_OK) {
+        out->len = start; /* nothing partial is left behind */
+    }
+    return rc;
 }
 
 /* The lookup is bounded by the session deadline through the resolver's own
@@ -1085,7 +1207,7 @@ static enum atv_status fetch_txt(void *ctx, const char *name, struct atv_buf *ou
         rc = atv_err_set(err, ATV_E_IO, "dns txt %s: answer of %d bytes truncated", name, n);
         goto out;
     }
-    rc = dns_txt_walk(ans, n, name, out, err);
+    rc = atv_http_dns_txt_parse(ans, (size_t)n, name, out, err);
 out:
     if (rc != ATV_OK && out != NULL && out->len > start) {
         out->len = start; /* nothing partial is left behind */

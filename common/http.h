@@ -8,8 +8,9 @@
  * deadline shared by every request of a session; every body capped; at most
  * ATV_MAX_REDIRECTS redirects, each re-checked against the same policy;
  * credentials never sent to a host other than the one they were given for
- * (a redirect to another host drops them). Errors name the host and the
- * HTTP status, never response bytes.
+ * (a redirect to another host drops them); a POST body goes to one URL
+ * only (no redirect is followed for POST). Errors name the host and the
+ * HTTP status, never request or response bytes.
  */
 #ifndef ATV_COMMON_HTTP_H
 #define ATV_COMMON_HTTP_H
@@ -55,15 +56,33 @@ void atv_http_free(struct atv_http *h);
 /* Milliseconds left before the session's deadline (0 when past it). */
 uint32_t atv_http_remaining_ms(const struct atv_http *h);
 
+/* The largest request body atv_http_do sends (a token refresh form is a few KiB). */
+#define ATV_HTTP_MAX_REQ_BODY (64u << 10)
+
 struct atv_http_req {
-    const char *method;        /* "GET" or "HEAD" */
+    const char *method;        /* "GET", "HEAD" or "POST" */
     const char *url;
     const char *const *headers; /* NULL-terminated "Name: value" list, or NULL */
     const char *authorization; /* value of an Authorization header, or NULL; sent only to
                                 * the host:port of `url`, dropped on a cross-host redirect */
     size_t max_body;           /* cap on the body; over it is ATV_E_LIMIT */
-    int follow_redirects;      /* 1: follow up to ATV_MAX_REDIRECTS */
+    int follow_redirects;      /* 1: follow up to ATV_MAX_REDIRECTS (never for POST) */
+    /* POST only (ATV_E_USAGE otherwise): the request body (borrow, body_len
+     * bytes, at most ATV_HTTP_MAX_REQ_BODY; may be empty) and its media type
+     * (required, sent as Content-Type). A POST never follows a redirect,
+     * whatever follow_redirects says: the 3xx is returned as the answer, so
+     * a body that may hold a secret (a refresh token) goes to exactly one URL
+     * (RFC 9110 section 15.4: 301/302 turn a POST into a GET, 307/308 would
+     * re-send the body to the new place). */
+    const void *body;
+    size_t body_len;
+    const char *content_type;
 };
+
+/* RFC 8288 section 3: a Link header as the server wrote it. Several Link
+ * header fields are joined with ", " (RFC 9110 section 5.3: the same as
+ * one comma-separated field). */
+#define ATV_HTTP_MAX_LINK 2048u
 
 struct atv_http_resp {
     long status;               /* final HTTP status */
@@ -72,6 +91,10 @@ struct atv_http_resp {
     char content_digest[160];  /* Docker-Content-Digest, "" when absent or too long */
     char www_authenticate[1024]; /* WWW-Authenticate, "" when absent or too long */
     char final_url[2048];      /* after redirects */
+    char link[ATV_HTTP_MAX_LINK]; /* Link (all fields joined), "" when absent or dropped */
+    int link_dropped;          /* 1 when a Link field was too long or held a control
+                                * character: link is then "", and a caller that pages
+                                * must fail rather than stop early */
 };
 
 /* Performs one request. Returns ATV_OK for any HTTP answer (check status);

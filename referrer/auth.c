@@ -1,6 +1,7 @@
 /* referrer/auth.c: WWW-Authenticate challenges and Docker config credentials. */
 #include "referrer/referrer.h"
 #include "common/limits.h"
+#include "referrer/ref_internal.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -44,9 +45,10 @@ static int ieq(const char *a, size_t n, const char *lit)
     return 1;
 }
 
-/* Reads a token or quoted-string value into dst (cap bytes); *i advances. */
+/* Reads a token or quoted-string value into dst (cap bytes; dst NULL:
+ * skipped); *i advances. Messages start with what. */
 static enum atv_status read_value(const char *s, size_t *i, char *dst, size_t cap,
-                                  struct atv_err *err)
+                                  const char *what, struct atv_err *err)
 {
     size_t o = 0;
     if (s[*i] == '"') {
@@ -54,7 +56,7 @@ static enum atv_status read_value(const char *s, size_t *i, char *dst, size_t ca
         for (;;) {
             char c = s[*i];
             if (c == '\0') {
-                return atv_err_set(err, ATV_E_PARSE, "www-authenticate: unterminated quote");
+                return atv_err_set(err, ATV_E_PARSE, "%s: unterminated quote", what);
             }
             if (c == '"') {
                 (*i)++;
@@ -64,15 +66,15 @@ static enum atv_status read_value(const char *s, size_t *i, char *dst, size_t ca
                 (*i)++;
                 c = s[*i];
                 if (c == '\0') {
-                    return atv_err_set(err, ATV_E_PARSE, "www-authenticate: bad escape");
+                    return atv_err_set(err, ATV_E_PARSE, "%s: bad escape", what);
                 }
             }
             if ((unsigned char)c < 0x20 && c != '\t') {
-                return atv_err_set(err, ATV_E_PARSE, "www-authenticate: control character");
+                return atv_err_set(err, ATV_E_PARSE, "%s: control character", what);
             }
             if (dst != NULL) {
                 if (o + 1 >= cap) {
-                    return atv_err_set(err, ATV_E_LIMIT, "www-authenticate: value over %zu bytes",
+                    return atv_err_set(err, ATV_E_LIMIT, "%s: value over %zu bytes", what,
                                        cap - 1);
                 }
                 dst[o++] = c;
@@ -84,7 +86,7 @@ static enum atv_status read_value(const char *s, size_t *i, char *dst, size_t ca
         while (is_tchar(s[*i])) {
             if (dst != NULL) {
                 if (o + 1 >= cap) {
-                    return atv_err_set(err, ATV_E_LIMIT, "www-authenticate: value over %zu bytes",
+                    return atv_err_set(err, ATV_E_LIMIT, "%s: value over %zu bytes", what,
                                        cap - 1);
                 }
                 dst[o++] = s[*i];
@@ -92,7 +94,7 @@ static enum atv_status read_value(const char *s, size_t *i, char *dst, size_t ca
             (*i)++;
         }
         if (*i == start) {
-            return atv_err_set(err, ATV_E_PARSE, "www-authenticate: empty value");
+            return atv_err_set(err, ATV_E_PARSE, "%s: empty value", what);
         }
     }
     if (dst != NULL) {
@@ -160,7 +162,7 @@ static enum atv_status challenge_parse(const char *s, struct atv_ref_challenge *
             dst = c->scope;
             cap = sizeof c->scope;
         }
-        rc = read_value(s, &i, dst, cap, err);
+        rc = read_value(s, &i, dst, cap, "www-authenticate", err);
         if (rc != ATV_OK) {
             return rc;
         }
@@ -187,6 +189,133 @@ enum atv_status atv_ref_challenge_parse(const char *value, struct atv_ref_challe
     enum atv_status rc = challenge_parse(value, out, err);
     if (rc != ATV_OK) {
         memset(out, 0, sizeof *out);
+    }
+    return rc;
+}
+
+/* ---- Link (RFC 8288) ------------------------------------------------------------ */
+
+/* 1 when the rel value (a space-separated list of relation types, RFC 8288
+ * section 3.3, compared case-insensitively) holds "next". */
+static int rel_has_next(const char *rel)
+{
+    size_t i = 0;
+    while (rel[i] != '\0') {
+        while (rel[i] == ' ' || rel[i] == '\t') {
+            i++;
+        }
+        size_t st = i;
+        while (rel[i] != '\0' && rel[i] != ' ' && rel[i] != '\t') {
+            i++;
+        }
+        if (ieq(rel + st, i - st, "next")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* RFC 8288 section 3:
+ *   Link       = #link-value
+ *   link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param )
+ *   link-param = token BWS [ "=" BWS ( token / quoted-string ) ]
+ * Only the first rel of a link-value counts (section 3.3: later ones MUST be
+ * ignored). Two different rel="next" targets are ambiguous: ATV_E_PARSE. */
+static enum atv_status link_next(const char *s, char *out, size_t cap, struct atv_err *err)
+{
+    char rel[ATV_HTTP_MAX_LINK];
+    size_t i = 0;
+    int found = 0;
+    enum atv_status rc;
+
+    for (;;) {
+        while (s[i] == ' ' || s[i] == '\t' || s[i] == ',') {
+            i++; /* RFC 9110 section 5.6.1: empty list elements are allowed */
+        }
+        if (s[i] == '\0') {
+            break;
+        }
+        if (s[i] != '<') {
+            return atv_err_set(err, ATV_E_PARSE, "link: want '<' at offset %zu", i);
+        }
+        size_t us = ++i;
+        while (s[i] != '\0' && s[i] != '>') {
+            unsigned char c = (unsigned char)s[i];
+            if (c <= 0x20 || c >= 0x7f || c == '<') {
+                return atv_err_set(err, ATV_E_PARSE, "link: byte 0x%02x in a URI reference",
+                                   (unsigned)c);
+            }
+            i++;
+        }
+        if (s[i] != '>') {
+            return atv_err_set(err, ATV_E_PARSE, "link: unterminated '<'");
+        }
+        size_t ul = i - us;
+        i++;
+        int have_rel = 0;
+        int next = 0;
+        for (;;) {
+            skip_ows(s, &i);
+            if (s[i] != ';') {
+                break;
+            }
+            i++;
+            skip_ows(s, &i);
+            size_t ks = i;
+            while (is_tchar(s[i])) {
+                i++;
+            }
+            size_t kl = i - ks;
+            if (kl == 0) {
+                return atv_err_set(err, ATV_E_PARSE, "link: empty parameter name");
+            }
+            skip_ows(s, &i);
+            int is_rel = ieq(s + ks, kl, "rel") && !have_rel;
+            if (s[i] == '=') {
+                i++;
+                skip_ows(s, &i);
+                rc = read_value(s, &i, is_rel ? rel : NULL, sizeof rel, "link", err);
+                if (rc != ATV_OK) {
+                    return rc;
+                }
+                if (is_rel) {
+                    have_rel = 1;
+                    next = rel_has_next(rel);
+                }
+            }
+        }
+        if (s[i] != ',' && s[i] != '\0') {
+            return atv_err_set(err, ATV_E_PARSE, "link: want ',' or ';' at offset %zu", i);
+        }
+        if (!next) {
+            continue;
+        }
+        if (found && (strlen(out) != ul || strncmp(out, s + us, ul) != 0)) {
+            return atv_err_set(err, ATV_E_PARSE, "link: two different rel=\"next\" targets");
+        }
+        if (ul == 0 || ul >= cap) {
+            return atv_err_set(err, ATV_E_LIMIT, "link: next target of %zu bytes (1..%zu)", ul,
+                               cap - 1);
+        }
+        memcpy(out, s + us, ul); /* ul < cap checked above */
+        out[ul] = '\0';
+        found = 1;
+    }
+    return found ? ATV_OK : ATV_E_NOT_FOUND;
+}
+
+enum atv_status atv_ref_link_next(const char *value, char *out, size_t cap, struct atv_err *err)
+{
+    if (out == NULL || cap == 0) {
+        return atv_err_set(err, ATV_E_USAGE, "link: no output");
+    }
+    out[0] = '\0';
+    if (value == NULL) {
+        return ATV_E_NOT_FOUND;
+    }
+    enum atv_status rc = link_next(value, out, cap, err);
+    if (rc != ATV_OK) {
+        out[0] = '\0';
     }
     return rc;
 }

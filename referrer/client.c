@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Room for an error document (401, 404) when the expected body is tiny. */
 #define ERROR_BODY_MIN 16384u
@@ -19,6 +20,8 @@ struct atv_ref_client {
     char host[ATV_REF_MAX_HOST + 1];
     struct atv_ref_creds creds;
     char *authz; /* Authorization value earned by the last challenge; NULL: anonymous */
+    int body_over; /* the last request() failed because its own body passed max_body
+                    * (not a token answer: that ATV_E_LIMIT is not a size mismatch) */
 };
 
 /* distribution 2.8 answers 404 to an OCI manifest unless the OCI type is accepted */
@@ -147,8 +150,11 @@ static enum atv_status basic_value(const struct atv_ref_creds *cr, char **out,
     return rc;
 }
 
-/* Reads {"token": ...} or {"access_token": ...} (distribution token spec). */
-static enum atv_status token_from_body(struct atv_bytes body, char **out, struct atv_err *err)
+/* Reads {"token": ...} or {"access_token": ...} (distribution token spec);
+ * oauth2: only "access_token" (distribution "OAuth2 Token Authentication"
+ * answer, as oras-go reads it). new: *out, "Bearer TOKEN" (wipe_free). */
+static enum atv_status token_from_body(struct atv_bytes body, int oauth2, char **out,
+                                       struct atv_err *err)
 {
     json_error_t jerr;
     enum atv_status rc = ATV_OK;
@@ -158,12 +164,13 @@ static enum atv_status token_from_body(struct atv_bytes body, char **out, struct
         rc = atv_err_set(err, ATV_E_PARSE, "token server: answer is not a JSON object");
         goto out;
     }
-    const json_t *t = json_object_get(root, "token");
+    const json_t *t = oauth2 ? NULL : json_object_get(root, "token");
     if (t == NULL || (json_is_string(t) && json_string_length(t) == 0)) {
         t = json_object_get(root, "access_token");
     }
     if (t == NULL || !json_is_string(t)) {
-        rc = atv_err_set(err, ATV_E_PARSE, "token server: no string token or access_token");
+        rc = atv_err_set(err, ATV_E_PARSE, "token server: no string %s",
+                         oauth2 ? "access_token" : "token or access_token");
         goto out;
     }
     size_t n = json_string_length(t);
@@ -193,6 +200,118 @@ out:
     return rc;
 }
 
+/* The refresh form: every value percent-encoded at worst (3 bytes a byte),
+ * plus the names and separators. */
+#define REFRESH_FORM_MAX                                                                           \
+    (3u * (ATV_REF_MAX_CRED + ATV_REF_MAX_SERVICE + ATV_REF_MAX_NAME + 32u) + 128u)
+
+/* A bounded builder over one fixed allocation: never realloc'd, so no copy
+ * of the secret is left behind in freed memory. */
+struct form {
+    char *p;
+    size_t len;
+    int over;
+};
+
+/* application/x-www-form-urlencoded (WHATWG URL "urlencoded serializer", as
+ * Go's url.QueryEscape writes it): [A-Za-z0-9-._~] kept, space as '+',
+ * every other byte %XX. Appends name=value (with a leading '&' unless first). */
+static void form_add(struct form *f, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t nl = strlen(name);
+    if (f->over || nl + 2 >= REFRESH_FORM_MAX - f->len) {
+        f->over = 1;
+        return;
+    }
+    if (f->len > 0) {
+        f->p[f->len++] = '&';
+    }
+    memcpy(f->p + f->len, name, nl); /* nl + 2 < REFRESH_FORM_MAX - len, checked above */
+    f->len += nl;
+    f->p[f->len++] = '=';
+    for (size_t i = 0; value[i] != '\0'; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        int keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
+        if (3 >= REFRESH_FORM_MAX - f->len) {
+            f->over = 1;
+            return;
+        }
+        if (keep) {
+            f->p[f->len++] = (char)ch;
+        } else if (ch == ' ') {
+            f->p[f->len++] = '+';
+        } else {
+            f->p[f->len++] = '%';
+            f->p[f->len++] = hex[ch >> 4];
+            f->p[f->len++] = hex[ch & 15];
+        }
+    }
+}
+
+/* The identity token of a Docker config is an OAuth2 refresh token: as
+ * oras-go (registry/remote/auth fetchOAuth2Token) and the distribution
+ * "OAuth2 Token Authentication" spec do, POST realm with the form
+ * grant_type=refresh_token&refresh_token=T&service=S&scope=P&client_id=atcr-verify
+ * and read access_token. The form holds the secret, so it is wiped, the
+ * POST follows no redirect (common/http), and no message names it. */
+static enum atv_status fetch_token_refresh(struct atv_ref_client *c,
+                                           const struct atv_ref_challenge *ch, const char *scope,
+                                           char **out, struct atv_err *err)
+{
+    struct form f = {NULL, 0, 0};
+    struct atv_http_resp resp;
+    int have_resp = 0;
+    enum atv_status rc;
+    f.p = malloc(REFRESH_FORM_MAX);
+    if (f.p == NULL) {
+        return atv_err_set(err, ATV_E_NOMEM, "token refresh: out of memory");
+    }
+    form_add(&f, "grant_type", "refresh_token");
+    form_add(&f, "refresh_token", c->creds.identity_token);
+    if (ch->service[0] != '\0') {
+        form_add(&f, "service", ch->service);
+    }
+    form_add(&f, "scope", scope);
+    form_add(&f, "client_id", ATV_REF_CLIENT_ID);
+    if (f.over) {
+        /* cannot happen: every value is capped well under REFRESH_FORM_MAX */
+        rc = atv_err_set(err, ATV_E_LIMIT, "registry %s: token refresh form over %u bytes",
+                         c->host, (unsigned int)REFRESH_FORM_MAX);
+        goto out;
+    }
+    struct atv_http_req req = {.method = "POST",
+                               .url = ch->realm,
+                               .max_body = ATV_REF_MAX_TOKEN_BODY,
+                               .body = f.p,
+                               .body_len = f.len,
+                               .content_type = "application/x-www-form-urlencoded"};
+    rc = c->tr.perform(c->tr.ctx, &req, &resp, err);
+    have_resp = 1;
+    if (rc != ATV_OK) {
+        atv_err_prefix(err, "token server (identitytoken refresh)");
+        goto out;
+    }
+    if (resp.status != 200) {
+        rc = atv_err_setr(err, ATV_E_IO, "registry_unauthorized",
+                          "token server for %s: HTTP %ld to the identitytoken refresh", c->host,
+                          resp.status);
+        goto out;
+    }
+    rc = token_from_body(atv_buf_view(&resp.body), 1, out, err);
+out:
+    if (have_resp) {
+        c->tr.cleanup(&resp);
+    }
+    volatile char *v = f.p;
+    for (size_t i = 0; i < REFRESH_FORM_MAX; i++) {
+        v[i] = '\0';
+    }
+    free(f.p);
+    return rc;
+}
+
 /* Distribution token auth: GET realm?service=...&scope=repository:NAME:pull. */
 static enum atv_status fetch_token(struct atv_ref_client *c, const struct atv_ref_challenge *ch,
                                    char **out, struct atv_err *err)
@@ -210,12 +329,11 @@ static enum atv_status fetch_token(struct atv_ref_client *c, const struct atv_re
         return atv_err_set(err, ATV_E_PARSE, "registry %s: token realm is not an http(s) URL",
                            c->host);
     }
-    if (c->creds.username[0] == '\0' && c->creds.identity_token[0] != '\0') {
-        /* oras-go POSTs grant_type=refresh_token; common/http has no POST yet */
-        return atv_err_setr(err, ATV_E_UNSUPPORTED, "registry_unauthorized",
-                            "registry %s: identitytoken refresh (POST) is not supported", c->host);
-    }
     (void)snprintf(scope_raw, sizeof scope_raw, "repository:%s:pull", c->repo);
+    if (c->creds.identity_token[0] != '\0') {
+        /* oras-go auth.Client: a refresh token wins over username/password */
+        return fetch_token_refresh(c, ch, scope_raw, out, err);
+    }
     rc = url_escape(ch->service, svc, sizeof svc, err);
     if (rc == ATV_OK) {
         rc = url_escape(scope_raw, scope, sizeof scope, err);
@@ -237,7 +355,11 @@ static enum atv_status fetch_token(struct atv_ref_client *c, const struct atv_re
             goto out;
         }
     }
-    struct atv_http_req req = {"GET", url, NULL, basic, ATV_REF_MAX_TOKEN_BODY, 1};
+    struct atv_http_req req = {.method = "GET",
+                               .url = url,
+                               .authorization = basic,
+                               .max_body = ATV_REF_MAX_TOKEN_BODY,
+                               .follow_redirects = 1};
     rc = c->tr.perform(c->tr.ctx, &req, &resp, err);
     have_resp = 1;
     if (rc != ATV_OK) {
@@ -249,7 +371,7 @@ static enum atv_status fetch_token(struct atv_ref_client *c, const struct atv_re
                           "token server for %s: HTTP %ld", c->host, resp.status);
         goto out;
     }
-    rc = token_from_body(atv_buf_view(&resp.body), out, err);
+    rc = token_from_body(atv_buf_view(&resp.body), 0, out, err);
 out:
     if (have_resp) {
         c->tr.cleanup(&resp);
@@ -296,10 +418,17 @@ static enum atv_status request(struct atv_ref_client *c, const char *method, con
                                const char *const *headers, size_t max_body, int follow,
                                struct atv_http_resp *resp, struct atv_err *err)
 {
+    c->body_over = 0;
     for (int attempt = 0;; attempt++) {
-        struct atv_http_req req = {method, url, headers, c->authz, max_body, follow};
+        struct atv_http_req req = {.method = method,
+                                   .url = url,
+                                   .headers = headers,
+                                   .authorization = c->authz,
+                                   .max_body = max_body,
+                                   .follow_redirects = follow};
         enum atv_status rc = c->tr.perform(c->tr.ctx, &req, resp, err);
         if (rc != ATV_OK) {
+            c->body_over = rc == ATV_E_LIMIT;
             c->tr.cleanup(resp);
             return rc;
         }
@@ -379,7 +508,7 @@ static enum atv_status get_by_digest(struct atv_ref_client *c, const char *kind,
         max_body = ERROR_BODY_MIN;
     }
     rc = request(c, "GET", url, headers, max_body, follow, &resp, err);
-    if (rc == ATV_E_LIMIT && size >= 0) {
+    if (rc == ATV_E_LIMIT && size >= 0 && c->body_over) {
         atv_err_clear(err);
         return atv_err_setr(err, ATV_E_VERIFY, "digest_mismatch",
                             "%s %.23s...: body longer than the descriptor's %lld bytes", kind,
@@ -502,6 +631,204 @@ static void filter_index(struct atv_ref_index *ix, const char *want)
     ix->n = k;
 }
 
+/* Moves page's entries to the end of out (page is left empty). The total is
+ * capped at ATV_REF_MAX_INDEX_ENTRIES, counted after filtering. */
+static enum atv_status index_merge(struct atv_ref_index *out, struct atv_ref_index *page,
+                                   struct atv_err *err)
+{
+    if (page->n == 0) {
+        atv_ref_index_cleanup(page);
+        return ATV_OK;
+    }
+    if (page->n > ATV_REF_MAX_INDEX_ENTRIES - out->n) {
+        return atv_err_set(err, ATV_E_LIMIT, "referrers: more than %u entries over all pages",
+                           ATV_REF_MAX_INDEX_ENTRIES);
+    }
+    struct atv_ref_desc *m = realloc(out->manifests, (out->n + page->n) * sizeof *m);
+    if (m == NULL) {
+        return atv_err_set(err, ATV_E_NOMEM, "referrers: out of memory");
+    }
+    /* n + page->n <= ATV_REF_MAX_INDEX_ENTRIES entries allocated just above */
+    memcpy(m + out->n, page->manifests, page->n * sizeof *m);
+    out->manifests = m;
+    out->n += page->n;
+    free(page->manifests);
+    page->manifests = NULL;
+    page->n = 0;
+    return ATV_OK;
+}
+
+/* RFC 3986 section 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" */
+static int has_scheme(const char *r)
+{
+    size_t i = 0;
+    if (!((r[0] >= 'a' && r[0] <= 'z') || (r[0] >= 'A' && r[0] <= 'Z'))) {
+        return 0;
+    }
+    while ((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= 'A' && r[i] <= 'Z') ||
+           (r[i] >= '0' && r[i] <= '9') || r[i] == '+' || r[i] == '-' || r[i] == '.') {
+        i++;
+    }
+    return r[i] == ':';
+}
+
+/* 1 when the path part of a relative reference has a "." or ".." segment. */
+static int has_dot_segment(const char *r)
+{
+    size_t i = 0;
+    while (r[i] != '\0' && r[i] != '?') {
+        size_t st = i;
+        while (r[i] != '\0' && r[i] != '?' && r[i] != '/') {
+            i++;
+        }
+        if ((i - st == 1 && r[st] == '.') || (i - st == 2 && r[st] == '.' && r[st + 1] == '.')) {
+            return 1;
+        }
+        if (r[i] == '/') {
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* Resolves a next-page reference (RFC 3986 section 5.2, for the forms a
+ * registry uses) against the current page's URL cur, and keeps it on the
+ * registry's origin c->base: a page elsewhere could feed us referrers the
+ * registry never listed, and would receive our Authorization. */
+static enum atv_status next_url(const struct atv_ref_client *c, const char *cur, const char *ref,
+                                char *out, size_t cap, struct atv_err *err)
+{
+    char r[ATV_MAX_URL + 1];
+    size_t bl = strlen(c->base);
+    size_t sl = (size_t)(strchr(c->base, ':') - c->base); /* c->base is "scheme://host" */
+    int n;
+
+    out[0] = '\0';
+    (void)snprintf(r, sizeof r, "%.*s", (int)strcspn(ref, "#"), ref); /* no fragment */
+    if (has_scheme(r) || strncmp(r, "//", 2) == 0) {
+        const char *want = has_scheme(r) ? c->base : c->base + sl + 1;
+        size_t wl = has_scheme(r) ? bl : bl - sl - 1;
+        if (strncasecmp(r, want, wl) != 0 || r[wl] != '/') {
+            return atv_err_setr(err, ATV_E_IO, "registry_error",
+                                "registry %s: referrers next page on another origin refused "
+                                "(want %s)",
+                                c->host, c->base);
+        }
+        n = snprintf(out, cap, "%s%s", c->base, r + wl);
+    } else if (r[0] == '/') {
+        n = snprintf(out, cap, "%s%s", c->base, r);
+    } else if (r[0] == '?') {
+        n = snprintf(out, cap, "%.*s%s", (int)strcspn(cur, "?"), cur, r);
+    } else if (r[0] == '\0' || has_dot_segment(r)) {
+        return atv_err_set(err, ATV_E_PARSE,
+                           "registry %s: referrers next link: empty or with dot segments", c->host);
+    } else {
+        size_t q = strcspn(cur, "?");
+        size_t dir = q;
+        while (dir > bl && cur[dir - 1] != '/') {
+            dir--;
+        }
+        n = snprintf(out, cap, "%.*s%s", (int)dir, cur, r);
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        out[0] = '\0';
+        return atv_err_set(err, ATV_E_LIMIT, "registry %s: referrers next URL over %zu bytes",
+                           c->host, cap - 1);
+    }
+    return ATV_OK;
+}
+
+/* Parses one referrers page, filters it, merges it into out. */
+static enum atv_status page_take(struct atv_ref_client *c, const struct atv_http_resp *resp,
+                                 const char *artifact_type, struct atv_ref_index *out,
+                                 struct atv_err *err)
+{
+    struct atv_ref_index page;
+    enum atv_status rc = atv_ref_index_parse(atv_buf_view(&resp->body), &page, err);
+    if (rc != ATV_OK) {
+        atv_err_prefix(err, "registry %s: referrers", c->host);
+        return rc;
+    }
+    filter_index(&page, artifact_type);
+    if (out->manifests == NULL && out->n == 0 && out->media_type[0] == '\0') {
+        (void)snprintf(out->media_type, sizeof out->media_type, "%s", page.media_type);
+    }
+    rc = index_merge(out, &page, err);
+    atv_ref_index_cleanup(&page);
+    return rc;
+}
+
+/* The referrers API answer, page after page (Link rel="next"). resp holds
+ * the first page (status 200); the caller cleans up what is left in it. */
+static enum atv_status referrers_pages(struct atv_ref_client *c, const char *first_url,
+                                       const char *artifact_type, struct atv_http_resp *resp,
+                                       int *have_resp, struct atv_ref_index *out,
+                                       struct atv_err *err)
+{
+    char (*seen)[ATV_MAX_URL + 1] = calloc(ATV_REF_MAX_REFERRER_PAGES, sizeof *seen);
+    char ref[ATV_MAX_URL + 1];
+    char next[ATV_MAX_URL + 1];
+    enum atv_status rc;
+
+    if (seen == NULL) {
+        return atv_err_set(err, ATV_E_NOMEM, "referrers: out of memory");
+    }
+    (void)snprintf(seen[0], sizeof seen[0], "%s", first_url);
+    for (unsigned int pages = 1;; pages++) {
+        rc = page_take(c, resp, artifact_type, out, err);
+        if (rc != ATV_OK) {
+            goto out;
+        }
+        if (resp->link_dropped) {
+            rc = atv_err_set(err, ATV_E_LIMIT,
+                             "registry %s: referrers page %u: Link header over %u bytes", c->host,
+                             pages, ATV_HTTP_MAX_LINK - 1);
+            goto out;
+        }
+        rc = atv_ref_link_next(resp->link, ref, sizeof ref, err);
+        if (rc == ATV_E_NOT_FOUND) {
+            rc = ATV_OK; /* the last page */
+            goto out;
+        }
+        if (rc != ATV_OK) {
+            atv_err_prefix(err, "registry %s: referrers page %u", c->host, pages);
+            goto out;
+        }
+        if (pages == ATV_REF_MAX_REFERRER_PAGES) {
+            rc = atv_err_set(err, ATV_E_LIMIT, "registry %s: referrers over more than %u pages",
+                             c->host, ATV_REF_MAX_REFERRER_PAGES);
+            goto out;
+        }
+        rc = next_url(c, seen[pages - 1], ref, next, sizeof next, err);
+        if (rc != ATV_OK) {
+            goto out;
+        }
+        for (unsigned int k = 0; k < pages; k++) {
+            if (strcmp(seen[k], next) == 0) {
+                rc = atv_err_setr(err, ATV_E_IO, "registry_error",
+                                  "registry %s: referrers next link loops back to page %u",
+                                  c->host, k + 1);
+                goto out;
+            }
+        }
+        (void)snprintf(seen[pages], sizeof seen[pages], "%s", next);
+        c->tr.cleanup(resp);
+        *have_resp = 0;
+        rc = request(c, "GET", next, accept_index, ATV_REF_MAX_MANIFEST, 0, resp, err);
+        if (rc != ATV_OK) {
+            goto out;
+        }
+        *have_resp = 1;
+        rc = status_check(c, resp->status, "referrers next page", err);
+        if (rc != ATV_OK) {
+            goto out;
+        }
+    }
+out:
+    free(seen);
+    return rc;
+}
+
 static enum atv_status referrers(struct atv_ref_client *c, const char *subject,
                                  const char *artifact_type, struct atv_ref_index *out,
                                  struct atv_err *err)
@@ -536,49 +863,44 @@ static enum atv_status referrers(struct atv_ref_client *c, const char *subject,
         return rc;
     }
     have_resp = 1;
-    if (resp.status == 404) {
-        /* distribution-spec "referrers tag schema": no referrers API, read the
-         * index tagged <alg>-<ref> */
-        char tag[ATV_REF_DIGEST_LEN + 1];
-        (void)snprintf(tag, sizeof tag, "sha256-%s", subject + 7);
-        c->tr.cleanup(&resp);
-        have_resp = 0;
-        rc = make_url(c, url, sizeof url, "manifests", tag, NULL, err);
-        if (rc != ATV_OK) {
-            goto out;
-        }
-        rc = request(c, "GET", url, accept_index, ATV_REF_MAX_MANIFEST, 0, &resp, err);
-        if (rc != ATV_OK) {
-            goto out;
-        }
-        have_resp = 1;
-        if (resp.status == 404) {
-            rc = ATV_OK; /* no referrers */
-            goto out;
-        }
-        rc = status_check(c, resp.status, "referrers tag index", err);
-        if (rc != ATV_OK) {
-            goto out;
-        }
-        if (resp.content_digest[0] != '\0') {
-            rc = atv_ref_digest_verify(resp.content_digest, atv_buf_view(&resp.body), err);
-            if (rc != ATV_OK) {
-                atv_err_prefix(err, "registry %s: referrers tag index", c->host);
-                goto out;
-            }
-        }
-    } else {
+    if (resp.status != 404) {
         rc = status_check(c, resp.status, "referrers", err);
-        if (rc != ATV_OK) {
-            goto out;
+        if (rc == ATV_OK) {
+            rc = referrers_pages(c, url, artifact_type, &resp, &have_resp, out, err);
         }
-    }
-    rc = atv_ref_index_parse(atv_buf_view(&resp.body), out, err);
-    if (rc != ATV_OK) {
-        atv_err_prefix(err, "registry %s: referrers", c->host);
         goto out;
     }
-    filter_index(out, artifact_type);
+    /* distribution-spec "referrers tag schema": no referrers API, read the
+     * index tagged <alg>-<ref> */
+    char tag[ATV_REF_DIGEST_LEN + 1];
+    (void)snprintf(tag, sizeof tag, "sha256-%s", subject + 7);
+    c->tr.cleanup(&resp);
+    have_resp = 0;
+    rc = make_url(c, url, sizeof url, "manifests", tag, NULL, err);
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    rc = request(c, "GET", url, accept_index, ATV_REF_MAX_MANIFEST, 0, &resp, err);
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    have_resp = 1;
+    if (resp.status == 404) {
+        rc = ATV_OK; /* no referrers */
+        goto out;
+    }
+    rc = status_check(c, resp.status, "referrers tag index", err);
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    if (resp.content_digest[0] != '\0') {
+        rc = atv_ref_digest_verify(resp.content_digest, atv_buf_view(&resp.body), err);
+        if (rc != ATV_OK) {
+            atv_err_prefix(err, "registry %s: referrers tag index", c->host);
+            goto out;
+        }
+    }
+    rc = page_take(c, &resp, artifact_type, out, err);
 out:
     if (have_resp) {
         c->tr.cleanup(&resp);

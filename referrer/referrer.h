@@ -60,6 +60,10 @@
 #define ATV_REF_MAX_REALM 2048u
 #define ATV_REF_MAX_SERVICE 512u
 #define ATV_REF_MAX_SCOPE 1024u
+/* Pages of one referrers answer followed through Link rel="next". */
+#define ATV_REF_MAX_REFERRER_PAGES 16u
+/* The client_id of an OAuth2 refresh-token grant (oras-go sends its own name). */
+#define ATV_REF_CLIENT_ID "atcr-verify"
 
 /* Media types. */
 #define ATV_REF_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -262,8 +266,15 @@ void atv_ref_client_free(struct atv_ref_client *c);
  * earlier challenge produced; on 401 the challenge is answered once (Basic:
  * the credentials; Bearer: one GET to the realm with service and
  * scope=repository:NAME:pull, Basic credentials if any, reading "token" or
- * "access_token") and the request is retried once. Never more than one token
- * fetch per request. Statuses: 404 is ATV_E_NOT_FOUND (reason
+ * "access_token"; Bearer with an identity token (it wins over a username and
+ * password, as in oras-go): one POST to the realm, no redirect followed, of
+ * the application/x-www-form-urlencoded form grant_type=refresh_token,
+ * refresh_token, service (when the challenge names one), scope and
+ * client_id=ATV_REF_CLIENT_ID, reading "access_token" only) and the request
+ * is retried once. Never more than one token fetch per request; a token
+ * server answering other than 200 is ATV_E_IO (reason
+ * "registry_unauthorized"); no message holds a credential or token.
+ * Statuses: 404 is ATV_E_NOT_FOUND (reason
  * "registry_not_found"); 401/403 after that is ATV_E_IO (reason
  * "registry_unauthorized"); other non-200 is ATV_E_IO naming the status. */
 
@@ -299,7 +310,19 @@ ATV_MUST_USE enum atv_status atv_ref_tag_resolve(struct atv_ref_client *c, const
  * (NULL: all). GET /v2/NAME/referrers/DIGEST?artifactType=... (distribution-spec
  * v1.1); on 404, the referrers tag schema: GET manifests/sha256-HEX as an
  * index (a 404 there means no referrers: ATV_OK with n == 0). Filtering is
- * always re-done here (a registry may ignore the filter).
+ * always re-done here, on every page (a registry may ignore the filter).
+ * Pagination (distribution-spec "listing referrers": a Link header with
+ * rel="next", RFC 8288): the next page is fetched with the same Accept and
+ * authorization and merged, in order. The next URL is resolved against the
+ * page's URL (absolute, "//host...", "/path", "?query" or a relative path
+ * without dot segments) and must stay on the registry's scheme, host and
+ * port, else ATV_E_IO (reason "registry_error", "another origin"). At most
+ * ATV_REF_MAX_REFERRER_PAGES pages (a further next is ATV_E_LIMIT) and
+ * ATV_REF_MAX_INDEX_ENTRIES entries kept after filtering (ATV_E_LIMIT); a
+ * next link naming the page itself, or a page already fetched, is ATV_E_IO
+ * ("loops"); a Link value that does not parse is ATV_E_PARSE, one dropped
+ * for length (atv_http_resp.link_dropped) ATV_E_LIMIT; a page other than
+ * 200 fails as any request. The tag-schema index is one document, never paged.
  * Out: *out (atv_ref_index_cleanup), empty on failure. */
 ATV_MUST_USE enum atv_status atv_ref_referrers_list(struct atv_ref_client *c,
                                                     const char *subject_digest,

@@ -3,13 +3,15 @@
 # with storage in STATE, pushes the test content with curl (monolithic PUT
 # uploads), and writes STATE/env (KEY=VALUE lines) for the tests.
 #
-#   up.sh STATE [anon|htpasswd]
+#   up.sh STATE [anon|htpasswd|token]
 #
 # Content: an image (tag v1) and, as its referrer, an atproto signature
 # artifact (manifest + layer) listed in the OCI 1.1 tag-schema index
 # sha256-<hex>, because 2.8 has no referrers API. A blob whose file on disk is
 # then overwritten (same size), for the digest-mismatch test. With htpasswd,
-# user alice / password s3cret (bcrypt, as 2.8 requires).
+# user alice / password s3cret (bcrypt, as 2.8 requires). With token, a node
+# token server (token-server.js) answers Basic alice:s3cret and the OAuth2
+# refresh-token POST for the token in STATE/refresh.token.
 # Every network step is bounded (curl --max-time, a 5 s readiness wait, and
 # the registry itself under `timeout` so that a lost test cannot leave it running).
 set -eu
@@ -30,6 +32,9 @@ elif [ "$MODE" = token ]; then
     command -v node >/dev/null || { echo "up.sh: node missing" >&2; exit 3; }
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$STATE/tok.key" -out "$STATE/tok.crt" \
         -days 1 -subj /CN=atv-test-token >/dev/null 2>&1
+    # the one OAuth2 refresh token the server accepts (a Docker config "identitytoken");
+    # characters that need form-encoding on purpose
+    printf 'rt-%s/+=&x y' "$(openssl rand -hex 12)" > "$STATE/refresh.token"
     timeout 300 node "$(dirname "$0")/token-server.js" "$STATE/tok.key" "$STATE/tok.crt" "$STATE" \
         > "$STATE/token-server.log" 2>&1 &
     echo $! > "$STATE/tokpid"

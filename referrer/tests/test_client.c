@@ -1,9 +1,12 @@
 /* Unit tests for referrer/client.c over a scripted fake transport: requests
- * made (URL, method, Accept, Authorization, redirects), digest and size
- * checks, the Basic and Bearer challenge flows, referrers discovery with the
- * tag-schema fallback. The real registry is exercised by test_registry. */
+ * made (URL, method, Accept, Authorization, redirects, POST bodies), digest
+ * and size checks, the Basic and Bearer challenge flows, the identitytoken
+ * refresh (OAuth2 POST), referrers discovery with the tag-schema fallback and
+ * Link rel="next" pagination, and the Link parser. The real registry is
+ * exercised by test_registry. */
 #include "referrer/referrer.h"
 #include "common/test.h"
+#include "referrer/ref_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +25,15 @@ struct canned {
     const char *www;
 };
 
+#define FAKE_MAX 24
+
 struct seen {
     char method[8];
     char url[512];
     char authz[256];
     char accept[512];
+    char body[1024];
+    char content_type[128];
     size_t max_body;
     int follow;
 };
@@ -34,7 +41,9 @@ struct seen {
 struct fake {
     const struct canned *script;
     size_t n, next;
-    struct seen seen[8];
+    const char *link[FAKE_MAX];   /* Link header of answer i, NULL: none */
+    int link_dropped[FAKE_MAX];
+    struct seen seen[FAKE_MAX];
 };
 
 static enum atv_status fake_perform(void *ctx, const struct atv_http_req *req,
@@ -43,7 +52,7 @@ static enum atv_status fake_perform(void *ctx, const struct atv_http_req *req,
     struct fake *f = ctx;
     memset(resp, 0, sizeof *resp);
     atv_buf_init(&resp->body, req->max_body);
-    if (f->next >= f->n || f->next >= 8) {
+    if (f->next >= f->n || f->next >= FAKE_MAX) {
         return atv_err_set(err, ATV_E_IO, "fake: unexpected request %s", req->url);
     }
     struct seen *s = &f->seen[f->next];
@@ -58,6 +67,13 @@ static enum atv_status fake_perform(void *ctx, const struct atv_http_req *req,
     }
     s->max_body = req->max_body;
     s->follow = req->follow_redirects;
+    (void)snprintf(s->body, sizeof s->body, "%.*s", (int)req->body_len,
+                   req->body != NULL ? (const char *)req->body : "");
+    (void)snprintf(s->content_type, sizeof s->content_type, "%s",
+                   req->content_type != NULL ? req->content_type : "");
+    (void)snprintf(resp->link, sizeof resp->link, "%s",
+                   f->link[f->next - 1] != NULL ? f->link[f->next - 1] : "");
+    resp->link_dropped = f->link_dropped[f->next - 1];
     resp->status = c->status;
     (void)snprintf(resp->content_digest, sizeof resp->content_digest, "%s",
                    c->content_digest != NULL ? c->content_digest : "");
@@ -292,7 +308,7 @@ static void test_bearer(void)
                   atv_status_name(rc), err.msg);
         atv_ref_client_free(c);
     }
-    /* token server says no; realm not http(s); identitytoken-only needs POST */
+    /* token server says no; realm not http(s) */
     static const struct canned denied[] = {{401, "", NULL, "Bearer realm=\"http://a/t\""},
                                            {401, "", NULL, NULL}};
     c = client(&f, denied, N(denied), NULL);
@@ -303,14 +319,6 @@ static void test_bearer(void)
     c = client(&f, ftp, N(ftp), NULL);
     atv_err_clear(&err);
     CHECK_STATUS(atv_ref_manifest_get(c, ABC, 3, &out, NULL, 0, &err), ATV_E_PARSE, &err);
-    atv_ref_client_free(c);
-    struct atv_ref_creds idt;
-    memset(&idt, 0, sizeof idt);
-    (void)snprintf(idt.identity_token, sizeof idt.identity_token, "refresh");
-    static const struct canned one[] = {{401, "", NULL, "Bearer realm=\"http://a/t\""}};
-    c = client(&f, one, N(one), &idt);
-    atv_err_clear(&err);
-    CHECK_STATUS(atv_ref_manifest_get(c, ABC, 3, &out, NULL, 0, &err), ATV_E_UNSUPPORTED, &err);
     atv_ref_client_free(c);
     /* 401 without any challenge */
     static const struct canned bare[] = {{401, "", NULL, NULL}};
@@ -409,11 +417,412 @@ static void test_tag_and_referrers(void)
     atv_ref_client_free(c);
 }
 
+#define REFRESH_SECRET "r3fresh tok/+=&"
+#define REALM "Bearer realm=\"http://127.0.0.1:5058/token\",service=\"test registry\""
+
+static void refresh_creds(struct atv_ref_creds *cr)
+{
+    memset(cr, 0, sizeof *cr);
+    (void)snprintf(cr->identity_token, sizeof cr->identity_token, "%s", REFRESH_SECRET);
+}
+
+/* The identitytoken of a Docker config: an OAuth2 refresh_token grant. */
+static void test_identity_token(void)
+{
+    struct fake f;
+    struct atv_err err;
+    struct atv_buf out;
+    struct atv_ref_creds cr;
+    refresh_creds(&cr);
+    atv_buf_init(&out, 100);
+    static const struct canned ok[] = {{401, "", NULL, REALM},
+                                       {200, "{\"access_token\":\"acc.tok-1\",\"expires_in\":60}",
+                                        NULL, NULL},
+                                       {200, "abc", NULL, NULL}};
+    struct atv_ref_client *c = client(&f, ok, N(ok), &cr);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_ref_manifest_get(c, ABC, 3, &out, NULL, 0, &err), ATV_OK, &err);
+    CHECK_EQ(f.next, 3u);
+    CHECK_STR(f.seen[1].method, "POST");
+    CHECK_STR(f.seen[1].url, "http://127.0.0.1:5058/token");
+    CHECK_STR(f.seen[1].content_type, "application/x-www-form-urlencoded");
+    /* every value form-encoded: space '+', '/' '+' '=' '&' ':' as %XX */
+    CHECK_STR(f.seen[1].body, "grant_type=refresh_token&refresh_token=r3fresh+tok%2F%2B%3D%26"
+                              "&service=test+registry&scope=repository%3Ateam%2Fapp%3Apull"
+                              "&client_id=atcr-verify");
+    CHECK_STR(f.seen[1].authz, ""); /* the secret is in the body, not a Basic header */
+    CHECK_EQ(f.seen[1].follow, 0);
+    CHECK_STR(f.seen[2].authz, "Bearer acc.tok-1");
+    CHECK(out.len == 3);
+    atv_buf_cleanup(&out);
+    atv_ref_client_free(c);
+
+    /* the identity token wins over a username and password (oras-go); no
+     * service in the challenge: no service field */
+    (void)snprintf(cr.username, sizeof cr.username, "alice");
+    (void)snprintf(cr.password, sizeof cr.password, "s3cret");
+    static const struct canned nosvc[] = {{401, "", NULL, "Bearer realm=\"https://a.example/t\""},
+                                          {200, "{\"access_token\":\"A\"}", NULL, NULL},
+                                          {200, "abc", NULL, NULL}};
+    c = client(&f, nosvc, N(nosvc), &cr);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_ref_manifest_get(c, ABC, 3, &out, NULL, 0, &err), ATV_OK, &err);
+    CHECK_STR(f.seen[1].method, "POST");
+    CHECK_STR(f.seen[1].body, "grant_type=refresh_token&refresh_token=r3fresh+tok%2F%2B%3D%26"
+                              "&scope=repository%3Ateam%2Fapp%3Apull&client_id=atcr-verify");
+    CHECK_STR(f.seen[1].authz, "");
+    atv_buf_cleanup(&out);
+    atv_ref_client_free(c);
+    refresh_creds(&cr);
+
+    /* a wrong refresh token: the token server refuses (401, or OAuth2's 400
+     * invalid_grant): registry_unauthorized, one POST, no secret in the message */
+    static const long refusals[] = {401, 400, 403, 500};
+    for (size_t i = 0; i < N(refusals); i++) {
+        struct canned s[2] = {{401, "", NULL, REALM},
+                              {refusals[i], "{\"error\":\"invalid_grant\"}", NULL, NULL}};
+        c = client(&f, s, 2, &cr);
+        atv_err_clear(&err);
+        CHECK_STATUS(atv_ref_manifest_get(c, ABC, 3, &out, NULL, 0, &err), ATV_E_IO, &err);
+        CHECK(err.reason != NULL && strcmp(err.reason, "registry_unauthorized") == 0);
+        CHECK_MSG(strstr(err.msg, "r3fresh") == NULL && strstr(err.msg, "refresh_token=") == NULL,
+                  "no secret in: %s", err.msg);
+        CHECK_EQ(f.next, 2u);
+        atv_ref_client_free(c);
+    }
+
+    /* the access token is refused by the registry: one retry, no second POST */
+    static const struct canned again[] = {
+        {401, "", NULL, REALM},
+        {200, "{\"access_token\":\"A\"}", NULL, NULL},
+        {401, "", NULL, REALM}};
+    c = client(&f, again, N(again), &cr);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_ref_manifest_get(c, ABC, 3, &out, NULL, 0, &err), ATV_E_IO, &err);
+    CHECK(err.reason != NULL && strcmp(err.reason, "registry_unauthorized") == 0);
+    CHECK_EQ(f.next, 3u);
+    CHECK(strstr(err.msg, "r3fresh") == NULL);
+    atv_ref_client_free(c);
+
+    /* OAuth2 answers carry access_token only: "token" alone is not one;
+     * bad values are refused as for the GET flow */
+    static const char *const bad[] = {"{\"token\":\"T\"}", "{\"access_token\":\"a b\"}",
+                                      "{\"access_token\":7}", "{\"access_token\":\"\"}", "nope",
+                                      "{\"access_token\":\"a\",\"access_token\":\"b\"}"};
+    for (size_t i = 0; i < N(bad); i++) {
+        struct canned s[2] = {{401, "", NULL, REALM}, {200, bad[i], NULL, NULL}};
+        c = client(&f, s, 2, &cr);
+        atv_err_clear(&err);
+        enum atv_status rc = atv_ref_manifest_get(c, ABC, 3, &out, NULL, 0, &err);
+        CHECK_MSG((rc == ATV_E_PARSE || rc == ATV_E_LIMIT) && strstr(err.msg, "r3fresh") == NULL,
+                  "refresh answer[%zu] -> %s (%s)", i, atv_status_name(rc), err.msg);
+        atv_ref_client_free(c);
+    }
+
+    /* the transport fails during the POST: IO, the message names no secret */
+    static const struct canned cut[] = {{401, "", NULL, REALM}};
+    c = client(&f, cut, N(cut), &cr);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_ref_manifest_get(c, ABC, 3, &out, NULL, 0, &err), ATV_E_IO, &err);
+    CHECK(strstr(err.msg, "identitytoken refresh") != NULL && strstr(err.msg, "r3fresh") == NULL);
+    atv_ref_client_free(c);
+
+    /* Basic challenge with only an identity token: nothing to send */
+    static const struct canned basic[] = {{401, "", NULL, "Basic realm=\"r\""}};
+    c = client(&f, basic, N(basic), &cr);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_ref_manifest_get(c, ABC, 3, &out, NULL, 0, &err), ATV_E_IO, &err);
+    CHECK_EQ(f.next, 1u);
+    atv_ref_client_free(c);
+    atv_buf_cleanup(&out);
+    atv_ref_creds_wipe(&cr);
+}
+
+/* ---- referrers pagination --------------------------------------------------- */
+
+#define DESC(d, at)                                                                                \
+    "{\"mediaType\":\"" ATV_REF_MT_OCI_MANIFEST "\",\"digest\":\"" d "\",\"size\":1,"              \
+    "\"artifactType\":\"" at "\"}"
+#define INDEX(list)                                                                                \
+    "{\"schemaVersion\":2,\"mediaType\":\"" ATV_REF_MT_OCI_INDEX "\",\"manifests\":[" list "]}"
+#define D3 "sha256:4444444444444444444444444444444444444444444444444444444444444444"
+#define D4 "sha256:5555555555555555555555555555555555555555555555555555555555555555"
+#define BASE "http://127.0.0.1:5055"
+#define REFS "/v2/team/app/referrers/" SUBJ
+
+static const char page1[] = INDEX(DESC(D1, "application/other") "," DESC(D2, SIGT));
+static const char page2[] = INDEX(DESC(D3, SIGT) "," DESC(D4, "application/other"));
+static const char empty_page[] = INDEX("");
+
+/* Lists SUBJ's SIGT referrers over script, with links[i] on answer i. */
+static enum atv_status list_pages(struct fake *f, const struct canned *script, size_t n,
+                                  const char *const *links, struct atv_ref_index *ix,
+                                  struct atv_err *err)
+{
+    struct atv_ref_client *c = client(f, script, n, NULL);
+    for (size_t i = 0; i < n && i < FAKE_MAX; i++) {
+        f->link[i] = links[i];
+    }
+    atv_err_clear(err);
+    enum atv_status rc = atv_ref_referrers_list(c, SUBJ, SIGT, ix, err);
+    atv_ref_client_free(c);
+    return rc;
+}
+
+static void test_pagination(void)
+{
+    struct fake f;
+    struct atv_err err;
+    struct atv_ref_index ix;
+    const struct canned two[] = {{200, page1, NULL, NULL}, {200, page2, NULL, NULL}};
+
+    /* two pages, merged in order, the filter applied on each page */
+    static const char *const rel_abs[] = {"<" REFS "?artifactType=x&last=abc>; rel=\"next\"", NULL};
+    CHECK_STATUS(list_pages(&f, two, 2, rel_abs, &ix, &err), ATV_OK, &err);
+    CHECK_EQ(ix.n, 2u);
+    if (ix.n == 2) {
+        CHECK_STR(ix.manifests[0].digest, D2);
+        CHECK_STR(ix.manifests[1].digest, D3);
+    }
+    CHECK_STR(ix.media_type, ATV_REF_MT_OCI_INDEX);
+    CHECK_EQ(f.next, 2u);
+    CHECK_STR(f.seen[1].url, BASE REFS "?artifactType=x&last=abc");
+    CHECK_STR(f.seen[1].method, "GET");
+    CHECK(strstr(f.seen[1].accept, ATV_REF_MT_OCI_INDEX) != NULL);
+    atv_ref_index_cleanup(&ix);
+
+    /* the other reference forms: absolute same origin (host case-insensitive),
+     * network-path, query-only, relative path; a fragment is dropped */
+    static const struct {
+        const char *link;
+        const char *want;
+    } forms[] = {
+        {"<http://127.0.0.1:5055/v2/team/app/referrers/x?n=2>; rel=next",
+         BASE "/v2/team/app/referrers/x?n=2"},
+        {"<HTTP://127.0.0.1:5055/p2>; rel=\"next\"", BASE "/p2"},
+        {"<//127.0.0.1:5055/p3>;rel=next", BASE "/p3"},
+        {"<?n=2&last=z>; rel=\"next\"", BASE REFS "?n=2&last=z"},
+        {"<page2?x=1>; rel=\"next\"", BASE "/v2/team/app/referrers/page2?x=1"},
+        {"</p4#frag>; rel=\"next\"", BASE "/p4"},
+        {"<https://other.example/p>; rel=\"prev\", </p5>; rel=\"NEXT last\"", BASE "/p5"},
+        {"</p6>; title=\"a, b; rel=next\"; rel=next", BASE "/p6"},
+    };
+    for (size_t i = 0; i < N(forms); i++) {
+        const char *links[2] = {forms[i].link, NULL};
+        enum atv_status rc = list_pages(&f, two, 2, links, &ix, &err);
+        CHECK_MSG(rc == ATV_OK && f.next == 2 && strcmp(f.seen[1].url, forms[i].want) == 0,
+                  "link form %zu: %s -> %s (%s)", i, atv_status_name(rc), f.seen[1].url, err.msg);
+        atv_ref_index_cleanup(&ix);
+    }
+
+    /* Authorization earned on page 1 goes with page 2 */
+    {
+        struct atv_ref_creds cr;
+        memset(&cr, 0, sizeof cr);
+        (void)snprintf(cr.username, sizeof cr.username, "alice");
+        (void)snprintf(cr.password, sizeof cr.password, "s3cret");
+        const struct canned s[] = {{401, "", NULL, "Basic realm=\"r\""},
+                                   {200, page1, NULL, NULL},
+                                   {200, page2, NULL, NULL}};
+        struct atv_ref_client *c = client(&f, s, N(s), &cr);
+        f.link[1] = "</p2>; rel=next";
+        atv_err_clear(&err);
+        CHECK_STATUS(atv_ref_referrers_list(c, SUBJ, NULL, &ix, &err), ATV_OK, &err);
+        CHECK_EQ(ix.n, 4u); /* no filter */
+        CHECK_STR(f.seen[2].url, BASE "/p2");
+        CHECK_STR(f.seen[2].authz, "Basic YWxpY2U6czNjcmV0");
+        atv_ref_index_cleanup(&ix);
+        atv_ref_client_free(c);
+        atv_ref_creds_wipe(&cr);
+    }
+
+    /* a next page on another origin: refused before any request to it */
+    static const char *const cross[] = {
+        "<http://evil.example/v2/team/app/referrers/x>; rel=\"next\"",
+        "<https://127.0.0.1:5055/p>; rel=\"next\"", /* other scheme */
+        "<http://127.0.0.1:5056/p>; rel=\"next\"",  /* other port */
+        "<http://127.0.0.1:5055.evil.example/p>; rel=\"next\"",
+        "<http://127.0.0.1:5055@evil.example/p>; rel=\"next\"",
+        "<//evil.example/p>; rel=\"next\"",
+        "<ftp://127.0.0.1:5055/p>; rel=\"next\"",
+    };
+    for (size_t i = 0; i < N(cross); i++) {
+        const char *links[2] = {cross[i], NULL};
+        enum atv_status rc = list_pages(&f, two, 2, links, &ix, &err);
+        CHECK_MSG(rc == ATV_E_IO && f.next == 1 && ix.n == 0 && ix.manifests == NULL &&
+                      err.reason != NULL && strcmp(err.reason, "registry_error") == 0 &&
+                      strstr(err.msg, "another origin") != NULL,
+                  "cross %zu: %s after %zu requests (%s)", i, atv_status_name(rc), f.next, err.msg);
+    }
+
+    /* loops: a page naming itself, and page 2 naming page 1 */
+    static const char *const self[] = {"<" REFS "?artifactType=application%2Fvnd.atproto."
+                                       "signature.v1%2Bjson>; rel=next",
+                                       NULL};
+    CHECK_STATUS(list_pages(&f, two, 2, self, &ix, &err), ATV_E_IO, &err);
+    CHECK(strstr(err.msg, "loops") != NULL);
+    CHECK_EQ(f.next, 1u);
+    static const char *const back[] = {"</p2>; rel=next", "</p2>; rel=next"};
+    CHECK_STATUS(list_pages(&f, two, 2, back, &ix, &err), ATV_E_IO, &err);
+    CHECK(strstr(err.msg, "loops") != NULL);
+    CHECK_EQ(f.next, 2u);
+
+    /* the page cap: exactly ATV_REF_MAX_REFERRER_PAGES pages is fine, a
+     * further next is ATV_E_LIMIT without fetching it */
+    {
+        struct canned many[ATV_REF_MAX_REFERRER_PAGES];
+        static char lk[ATV_REF_MAX_REFERRER_PAGES][64];
+        const char *links[ATV_REF_MAX_REFERRER_PAGES];
+        for (size_t i = 0; i < ATV_REF_MAX_REFERRER_PAGES; i++) {
+            many[i].status = 200;
+            many[i].body = i == 3 ? page2 : empty_page;
+            many[i].content_digest = NULL;
+            many[i].www = NULL;
+            (void)snprintf(lk[i], sizeof lk[i], "</page?n=%zu>; rel=next", i + 2);
+            links[i] = lk[i];
+        }
+        CHECK_STATUS(list_pages(&f, many, N(many), links, &ix, &err), ATV_E_LIMIT, &err);
+        CHECK_EQ(f.next, (size_t)ATV_REF_MAX_REFERRER_PAGES);
+        CHECK(ix.n == 0 && ix.manifests == NULL);
+        CHECK(strstr(err.msg, "pages") != NULL);
+        links[ATV_REF_MAX_REFERRER_PAGES - 1] = NULL;
+        CHECK_STATUS(list_pages(&f, many, N(many), links, &ix, &err), ATV_OK, &err);
+        CHECK_EQ(f.next, (size_t)ATV_REF_MAX_REFERRER_PAGES);
+        CHECK_EQ(ix.n, 1u);
+        CHECK_STR(f.seen[ATV_REF_MAX_REFERRER_PAGES - 1].url, BASE "/page?n=16");
+        atv_ref_index_cleanup(&ix);
+    }
+
+    /* the entry cap over all pages (after filtering): 1024 + 1 */
+    {
+        size_t per = strlen(DESC(D2, SIGT)) + 1;
+        size_t cap = 64 + per * ATV_REF_MAX_INDEX_ENTRIES;
+        char *big = malloc(cap);
+        CHECK(big != NULL);
+        if (big != NULL) {
+            size_t len = (size_t)snprintf(big, cap, "{\"schemaVersion\":2,\"manifests\":[");
+            for (size_t i = 0; i < ATV_REF_MAX_INDEX_ENTRIES; i++) {
+                len += (size_t)snprintf(big + len, cap - len, "%s" DESC(D2, SIGT),
+                                        i > 0 ? "," : "");
+            }
+            (void)snprintf(big + len, cap - len, "]}");
+            const struct canned s[] = {{200, big, NULL, NULL}, {200, page2, NULL, NULL}};
+            static const char *const l[] = {"</p2>; rel=next", NULL};
+            CHECK_STATUS(list_pages(&f, s, 2, l, &ix, &err), ATV_E_LIMIT, &err);
+            CHECK(ix.n == 0 && ix.manifests == NULL);
+            CHECK(strstr(err.msg, "1024") != NULL);
+            /* the same 1024 alone are fine */
+            CHECK_STATUS(list_pages(&f, s, 1, l + 1, &ix, &err), ATV_OK, &err);
+            CHECK_EQ(ix.n, (size_t)ATV_REF_MAX_INDEX_ENTRIES);
+            atv_ref_index_cleanup(&ix);
+            free(big);
+        }
+    }
+
+    /* a next page that is not there, or is malformed: the whole list fails */
+    {
+        const struct canned s[] = {{200, page1, NULL, NULL}, {404, "", NULL, NULL}};
+        static const char *const l[] = {"</p2>; rel=next", NULL};
+        CHECK_STATUS(list_pages(&f, s, 2, l, &ix, &err), ATV_E_NOT_FOUND, &err);
+        CHECK(ix.n == 0 && ix.manifests == NULL);
+        const struct canned j[] = {{200, page1, NULL, NULL}, {200, "{}", NULL, NULL}};
+        CHECK_STATUS(list_pages(&f, j, 2, l, &ix, &err), ATV_E_PARSE, &err);
+        CHECK(ix.n == 0 && ix.manifests == NULL);
+    }
+
+    /* Link headers that do not parse, or were dropped for length */
+    static const char *const badlinks[] = {"</p2; rel=next", "p2; rel=next", "</p 2>; rel=next",
+                                           "</p2>; rel=\"next", "</p2>; =next", "</p2> rel=next",
+                                           "</a>; rel=next, </b>; rel=next",
+                                           "<>; rel=next",
+                                           "<../x>; rel=next", "<a/./b>; rel=next"};
+    for (size_t i = 0; i < N(badlinks); i++) {
+        const char *links[2] = {badlinks[i], NULL};
+        enum atv_status rc = list_pages(&f, two, 2, links, &ix, &err);
+        CHECK_MSG((rc == ATV_E_PARSE || rc == ATV_E_LIMIT) && f.next == 1 && ix.n == 0,
+                  "bad link %zu: %s (%s)", i, atv_status_name(rc), err.msg);
+    }
+    {
+        struct atv_ref_client *c = client(&f, two, 2, NULL);
+        f.link_dropped[0] = 1;
+        atv_err_clear(&err);
+        CHECK_STATUS(atv_ref_referrers_list(c, SUBJ, SIGT, &ix, &err), ATV_E_LIMIT, &err);
+        CHECK_EQ(f.next, 1u);
+        atv_ref_client_free(c);
+    }
+    /* a Link without rel=next ends the list */
+    static const char *const prev_only[] = {"</p0>; rel=\"prev\", </p9>; rel=last", NULL};
+    CHECK_STATUS(list_pages(&f, two, 2, prev_only, &ix, &err), ATV_OK, &err);
+    CHECK_EQ(f.next, 1u);
+    CHECK_EQ(ix.n, 1u);
+    atv_ref_index_cleanup(&ix);
+
+    /* the tag-schema index is one document: a Link on it is not followed */
+    const struct canned fb[] = {{404, "", NULL, NULL}, {200, page1, NULL, NULL}};
+    static const char *const fbl[] = {NULL, "</p2>; rel=next"};
+    CHECK_STATUS(list_pages(&f, fb, 2, fbl, &ix, &err), ATV_OK, &err);
+    CHECK_EQ(f.next, 2u);
+    CHECK_EQ(ix.n, 1u);
+    atv_ref_index_cleanup(&ix);
+}
+
+/* The Link parser alone (RFC 8288 section 3). */
+static void test_link_parse(void)
+{
+    static const struct {
+        const char *in;
+        enum atv_status want;
+        const char *target;
+    } cases[] = {
+        {"</a>; rel=\"next\"", ATV_OK, "/a"},
+        {"</a>;rel=next", ATV_OK, "/a"},
+        {"  </a> ; rel = next  ", ATV_OK, "/a"},
+        {"</a>; rel=\"prev next\"", ATV_OK, "/a"},
+        {"</x>; rel=prev, </y>; rel=next", ATV_OK, "/y"},
+        {"</x>; rel=prev,, </y>; rel=NeXt", ATV_OK, "/y"},
+        {"</a>; rel=next, </a>; rel=\"next\"", ATV_OK, "/a"}, /* the same target twice */
+        {"</a>; rel=next; rel=prev", ATV_OK, "/a"},          /* the first rel counts */
+        {"</a>; rel=prev; rel=next", ATV_E_NOT_FOUND, ""},   /* later ones are ignored */
+        {"</a,b>; rel=next", ATV_OK, "/a,b"},
+        {"</a>; title=\"x\\\"y\"; rel=next", ATV_OK, "/a"},
+        {"</a>; rel=\"nextpage\"", ATV_E_NOT_FOUND, ""},
+        {"</a>", ATV_E_NOT_FOUND, ""},
+        {"", ATV_E_NOT_FOUND, ""},
+        {"</a>; rel=next, </b>; rel=next", ATV_E_PARSE, ""},
+        {"</a; rel=next", ATV_E_PARSE, ""},
+        {"/a; rel=next", ATV_E_PARSE, ""},
+        {"</a>; rel=next junk", ATV_E_PARSE, ""},
+        {"</a>; rel=", ATV_E_PARSE, ""},
+        {"</a>; ;rel=next", ATV_E_PARSE, ""},
+        {"</a>; rel=\"next", ATV_E_PARSE, ""},
+        {"</a\x01>; rel=next", ATV_E_PARSE, ""},
+        {"<>; rel=next", ATV_E_LIMIT, ""},
+    };
+    char out[64];
+    struct atv_err err;
+    for (size_t i = 0; i < N(cases); i++) {
+        atv_err_clear(&err);
+        enum atv_status rc = atv_ref_link_next(cases[i].in, out, sizeof out, &err);
+        CHECK_MSG(rc == cases[i].want && strcmp(out, cases[i].target) == 0,
+                  "link[%zu] -> %s \"%s\" (%s)", i, atv_status_name(rc), out, err.msg);
+    }
+    /* a target that does not fit the caller's array */
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_ref_link_next("</0123456789>; rel=next", out, 8, &err), ATV_E_LIMIT, &err);
+    CHECK_STR(out, "");
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_ref_link_next(NULL, out, sizeof out, &err), ATV_E_NOT_FOUND, &err);
+    CHECK_STATUS(atv_ref_link_next("</a>; rel=next", NULL, 0, &err), ATV_E_USAGE, &err);
+}
+
 int main(void)
 {
     test_manifest_and_blob();
     test_basic();
     test_bearer();
     test_tag_and_referrers();
+    test_identity_token();
+    test_pagination();
+    test_link_parse();
     return atv_test_done();
 }

@@ -257,6 +257,73 @@ static int count_lines(const char *path, const char *needle)
     return n;
 }
 
+/* A Docker config holding only an "identitytoken" (what `docker login` keeps
+ * for OAuth2 registries): the client POSTs the refresh-token grant to the
+ * realm and uses the access_token (token-server.js knows STATE/refresh.token). */
+static void identity_token_suite(struct atv_http *h, const struct env *e, const char *dir)
+{
+    struct atv_err err;
+    struct atv_buf body;
+    struct atv_ref_creds cr;
+    char path[512], log[512], tokfile[512], tok[256], dg[ATV_REF_DIGEST_LEN + 1];
+    (void)snprintf(path, sizeof path, "%s/docker-config-idt.json", dir);
+    (void)snprintf(log, sizeof log, "%s/token.log", dir);
+    (void)snprintf(tokfile, sizeof tokfile, "%s/refresh.token", dir);
+    FILE *f = fopen(tokfile, "r");
+    CHECK(f != NULL);
+    if (f == NULL) {
+        return;
+    }
+    CHECK(fgets(tok, sizeof tok, f) != NULL);
+    (void)fclose(f);
+    tok[strcspn(tok, "\n")] = '\0';
+    CHECK(strlen(tok) > 10);
+    for (int round = 0; round < 2; round++) {
+        /* round 0: the known token; round 1: a wrong one */
+        f = fopen(path, "w");
+        CHECK(f != NULL);
+        if (f == NULL) {
+            return;
+        }
+        CHECK(fprintf(f, "{\"auths\":{\"%s\":{\"identitytoken\":\"%s%s\"}}}", e->hostport, tok,
+                      round == 1 ? "-wrong" : "") > 0);
+        CHECK(fclose(f) == 0);
+        atv_err_clear(&err);
+        CHECK_STATUS(atv_ref_creds_load(NULL, path, e->hostport, &cr, &err), ATV_OK, &err);
+        CHECK(cr.username[0] == '\0' && strncmp(cr.identity_token, tok, strlen(tok)) == 0);
+        int posts = count_lines(log, "POST ");
+        struct atv_ref_client *c = client_for(h, e, &cr);
+        atv_buf_init(&body, ATV_REF_MAX_BLOB);
+        atv_err_clear(&err);
+        if (round == 0) {
+            CHECK_STATUS(atv_ref_tag_resolve(c, "v1", dg, &err), ATV_OK, &err);
+            CHECK_STR(dg, e->img);
+            CHECK_STATUS(atv_ref_blob_get(c, e->sigblob, e->sigblob_size, &body, &err), ATV_OK,
+                         &err);
+            CHECK_EQ((int64_t)body.len, e->sigblob_size);
+            /* one refresh for the session, with the form fields the server checks */
+            CHECK_EQ(count_lines(log, "POST "), posts + 1);
+            CHECK_EQ(count_lines(log, "POST grant=refresh_token service=test-registry "
+                                      "scope=repository:sig/app:pull client_id=atcr-verify ok"),
+                     1);
+        } else {
+            CHECK_STATUS(atv_ref_blob_get(c, e->sigblob, e->sigblob_size, &body, &err), ATV_E_IO,
+                         &err);
+            CHECK(err.reason != NULL && strcmp(err.reason, "registry_unauthorized") == 0);
+            CHECK_MSG(strstr(err.msg, "400") != NULL && strstr(err.msg, tok) == NULL &&
+                          strstr(err.msg, "rt-") == NULL,
+                      "refused, names the status and no token: %s", err.msg);
+            CHECK_EQ(count_lines(log, "POST "), posts + 1);
+            CHECK_EQ(count_lines(log, " refused"), 1);
+        }
+        atv_buf_cleanup(&body);
+        atv_ref_client_free(c);
+        atv_ref_creds_wipe(&cr);
+    }
+    memset(tok, 0, sizeof tok);
+    (void)unlink(path);
+}
+
 /* Bearer: the registry sends us to the token server (integration/registry/token-server.js). */
 static void token_suite(struct atv_http *h, const struct env *e, const char *dir)
 {
@@ -306,6 +373,7 @@ static void token_suite(struct atv_http *h, const struct env *e, const char *dir
     atv_ref_client_free(c);
     atv_buf_cleanup(&body);
     atv_ref_creds_wipe(&cr);
+    identity_token_suite(h, e, dir);
 }
 
 int main(void)
