@@ -125,3 +125,5 @@ clean:
 
 # The fully static plugin for Ratify's distroless image (static.mk).
 -include static.mk
+# libFuzzer targets, their corpora replayed as regression tests (fuzz.mk).
+-include fuzz.mk

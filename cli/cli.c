@@ -2,7 +2,7 @@
  *
  * verify-sig and verify-proof are the low-level checks other tools script
  * against; their flags and exit codes are a stable interface (README.md). */
-#include "cli/cli.h"
+#include "cli/cli_internal.h"
 
 #include "atproto/atproto.h"
 #include "common/buf.h"
@@ -18,11 +18,15 @@
 #endif
 
 static const char usage_main[] =
-    "usage: atcr-verify COMMAND [OPTIONS]\n"
+    "usage: atcr-verify IMAGE [OPTIONS]        verify IMAGE's signatures against a trust policy\n"
+    "       atcr-verify COMMAND [OPTIONS]\n"
     "\n"
     "Verify ATProto signatures of container images (ATCR).\n"
     "\n"
     "Commands:\n"
+    "  IMAGE          discover, verify and apply the policy (atcr-verify IMAGE --help)\n"
+    "  discover       list IMAGE's signature artifacts\n"
+    "  bundle export  write everything a verification needs into one file, for --offline\n"
     "  verify-sig     check one ECDSA signature against a did:key\n"
     "  verify-proof   check a com.atproto.sync.getRecord proof (CAR) against a DID document\n"
     "\n"
@@ -30,7 +34,8 @@ static const char usage_main[] =
     "  -h, --help     show this help (COMMAND --help for a command's own)\n"
     "  -V, --version  show the version\n"
     "\n"
-    "Exit status: 0 verified, 1 not verified, 2 usage error or unreadable input.\n";
+    "Exit status: 0 verified (the policy is met), 1 not verified, 2 usage error or\n"
+    "operational error (unreadable input, registry unreachable).\n";
 
 static const char usage_sig[] =
     "usage: atcr-verify verify-sig --key DIDKEY --message-b64 B64 --signature-b64 B64\n"
@@ -325,5 +330,15 @@ int atv_cli_run(int argc, char **argv, FILE *out, FILE *errs)
     if (strcmp(argv[1], "verify-proof") == 0) {
         return cmd_verify_proof(argc - 1, argv + 1, out, errs);
     }
-    return usage_error(errs, NULL, "unknown command");
+    if (strcmp(argv[1], "discover") == 0) {
+        return atv_cli_discover(argc - 1, argv + 1, out, errs);
+    }
+    if (strcmp(argv[1], "bundle") == 0) {
+        return atv_cli_bundle(argc - 1, argv + 1, out, errs);
+    }
+    if (argv[1][0] == '-') {
+        return usage_error(errs, NULL, "unknown option");
+    }
+    /* anything else is an image reference */
+    return atv_cli_image(argc, argv, out, errs);
 }

@@ -281,7 +281,7 @@ int atv_plugin_timeout_line(const struct atv_plugin_req *req, struct atv_buf *ou
 
 int atv_plugin_verify(struct atv_plugin_req *r, struct atv_buf *out, FILE *log)
 {
-    struct atv_vfy_log lg = {log, r->debug};
+    struct atv_vfy_log lg = {log, r->debug, 0};
     struct atv_vfy_result *res = calloc(1, sizeof *res);
     struct atv_vfy_request vr;
 

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config ca-certificates
 libjansson-dev libcurl4-openssl-dev libsecp256k1-dev libssl-dev libcbor-dev libyaml-dev
-perl bats jq clang llvm libclang-rt-14-dev valgrind nodejs npm docker-registry apache2-utils curl openssl"
+perl bats jq python3-yaml clang llvm libclang-rt-14-dev valgrind nodejs npm docker-registry apache2-utils curl openssl"
 
 missing=""
 for p in $PKGS; do

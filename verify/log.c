@@ -18,7 +18,8 @@ void atv_vfy_logf(const struct atv_vfy_log *log, enum atv_vfy_level level, const
     va_list ap;
     int w;
 
-    if (log == NULL || log->f == NULL || (level == ATV_VFY_DEBUG && !log->debug)) {
+    if (log == NULL || log->f == NULL || (level == ATV_VFY_DEBUG && !log->debug) ||
+        (level == ATV_VFY_INFO && log->quiet)) {
         return;
     }
     if ((unsigned)level > (unsigned)ATV_VFY_WARN) {

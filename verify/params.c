@@ -211,6 +211,9 @@ static enum atv_status read_key(struct atv_vfy_params *p, const char *k, json_t 
     if (strcmp(k, "cacheDir") == 0) {
         return read_path(k, v, p->cache_dir, sizeof p->cache_dir, err);
     }
+    if (strcmp(k, "bundleDir") == 0) {
+        return read_path(k, v, p->bundle_dir, sizeof p->bundle_dir, err);
+    }
     if (strcmp(k, "caFile") == 0) {
         return read_path(k, v, p->ca_file, sizeof p->ca_file, err);
     }

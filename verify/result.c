@@ -80,5 +80,6 @@ size_t atv_vfy_result_fields(const struct atv_vfy_result *r,
     add_str(out, &n, "policy", r->policy);
     add_str(out, &n, "claimedPds", r->claimed_pds);
     add_str(out, &n, "claimedPublicKey", r->claimed_key);
+    add_str(out, &n, "evidenceFetchedAt", r->evidence_at);
     return n;
 }

@@ -3,22 +3,16 @@
  * Each step either fills the result with what it proved or ends the pass
  * with a reason. The artifact's pdsEndpoint, key and commit are claims: the
  * key and the PDS come from the DID document, the commit from the proof. */
-#include "verify/verify.h"
+#include "verify/verify_internal.h"
 
-#include "atproto/atproto.h"
-#include "common/cache.h"
-#include "common/http.h"
 #include "policy/policy.h"
-#include "referrer/referrer.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Time kept back from the HTTP deadline for the work after the last byte
- * (proof check, output), so the verdict still arrives inside timeoutMs. */
-#define VFY_DEADLINE_MARGIN_MS 100u
+#include <time.h>
 
 void atv_vfy_store_init(struct atv_vfy_store *s)
 {
@@ -31,9 +25,7 @@ static int bprintf(char *dst, size_t cap, const char *fmt, ...) ATV_PRINTF(3, 4)
 struct pass {
     const struct atv_vfy_request *req;
     struct atv_vfy_result *out;
-    struct atv_http *reg_h; /* registry: plain http only with the store's useHttp */
-    struct atv_http *id_h;  /* PLC, did:web, PDS, handles: https, or loopback http if allowed */
-    struct atv_ref_client *client;
+    struct vsrc src;
     struct atv_policy *policy;
     struct atv_policy_scope scope;
     int scope_known;
@@ -69,9 +61,9 @@ static void fail(struct pass *ps, enum atv_vfy_reason reason, const struct atv_e
 }
 
 /* A transport failure once the shared deadline has passed is a timeout. */
-static enum atv_vfy_reason io_reason(const struct atv_http *h, enum atv_vfy_reason otherwise)
+static enum atv_vfy_reason io_reason(const struct pass *ps, enum atv_vfy_reason otherwise)
 {
-    return (h != NULL && atv_http_remaining_ms(h) == 0) ? ATV_VFY_TIMEOUT : otherwise;
+    return vsrc_timed_out(&ps->src) ? ATV_VFY_TIMEOUT : otherwise;
 }
 
 /* snprintf that may truncate on purpose (messages, bounded fields).
@@ -94,27 +86,18 @@ static int copy_str(char *dst, size_t cap, const char *src)
 
 /* ---- setup: sessions, policy ---------------------------------------------- */
 
-static int open_sessions(struct pass *ps)
+static int open_source(struct pass *ps)
 {
-    const struct atv_vfy_params *p = ps->req->params;
-    struct atv_http_opts o;
     struct atv_err err;
-    uint32_t t = p->timeout_ms > 2 * VFY_DEADLINE_MARGIN_MS ? p->timeout_ms - VFY_DEADLINE_MARGIN_MS
-                                                             : p->timeout_ms;
-
-    memset(&o, 0, sizeof o);
-    o.timeout_ms = t;
-    o.ca_file = p->ca_file[0] != '\0' ? p->ca_file : NULL;
-    o.allow_http = ps->req->store->use_http;
-    o.allow_loopback_http = p->allow_loopback_http;
+    enum atv_status rc;
     atv_err_clear(&err);
-    if (atv_http_new(&o, &ps->reg_h, &err) != ATV_OK) {
-        fail(ps, ATV_VFY_BAD_REQUEST, &err, "http session");
+    rc = vsrc_open(&ps->src, ps->req, &err);
+    if (rc == ATV_E_PARSE) {
+        fail(ps, ATV_VFY_BAD_REQUEST, &err, "request");
         return 0;
     }
-    o.allow_http = 0;
-    if (atv_http_new(&o, &ps->id_h, &err) != ATV_OK) {
-        fail(ps, ATV_VFY_BAD_REQUEST, &err, "http session");
+    if (rc != ATV_OK) {
+        fail(ps, ATV_VFY_REGISTRY_ERROR, &err, "registry client for %s", ps->src.img.registry);
         return 0;
     }
     return 1;
@@ -153,49 +136,11 @@ static int load_policy(struct pass *ps)
 
 /* ---- registry: subject, signature manifest, blob ---------------------------- */
 
-static enum atv_status fetch_cached(struct pass *ps, const char *digest, int64_t size,
-                                    int manifest, struct atv_buf *body, char *ctype, size_t cap,
-                                    struct atv_err *err)
-{
-    const struct atv_vfy_store *st = ps->req->store;
-    char dflt[ATV_VFY_MAX_PATH + 1];
-    const char *dir = st->local_cache_path;
-    const char *home = getenv("HOME");
-
-    if (dir[0] == '\0' && home != NULL && home[0] == '/' &&
-        copy_str(dflt, sizeof dflt, home) &&
-        strlen(dflt) + sizeof "/.ratify/local_oras_cache" <= sizeof dflt) {
-        /* Ratify's default localCachePath (ratify-protocol.md section 3.3) */
-        (void)bprintf(dflt, sizeof dflt, "%s/.ratify/local_oras_cache", home);
-        dir = dflt;
-    }
-    if (dir[0] != '\0') {
-        struct atv_err e2;
-        atv_err_clear(&e2);
-        /* read only, and hash-checked: a bad entry reads as a miss */
-        if (atv_ref_cache_read(dir, digest, body->max, body, &e2) == ATV_OK &&
-            (size < 0 || (uint64_t)size == body->len)) {
-            atv_vfy_logf(ps->req->log, ATV_VFY_DEBUG, "atproto: %s read from the local cache",
-                         digest);
-            if (ctype != NULL && cap > 0) {
-                ctype[0] = '\0';
-            }
-            return ATV_OK;
-        }
-        body->len = 0;
-    }
-    if (manifest) {
-        return atv_ref_manifest_get(ps->client, digest, size, body, ctype, cap, err);
-    }
-    return atv_ref_blob_get(ps->client, digest, size, body, err);
-}
-
 static int registry_step(struct pass *ps, struct atv_buf *blob)
 {
     const struct atv_vfy_request *rq = ps->req;
     struct atv_vfy_result *r = ps->out;
-    struct atv_ref_image img;
-    struct atv_ref_creds creds;
+    const struct atv_ref_image *img = &ps->src.img;
     struct atv_ref_manifest m;
     struct atv_buf body;
     struct atv_err err;
@@ -206,17 +151,12 @@ static int registry_step(struct pass *ps, struct atv_buf *blob)
     int ok = 0;
 
     memset(&m, 0, sizeof m);
-    memset(&creds, 0, sizeof creds);
     atv_buf_init(&body, ATV_REF_MAX_MANIFEST);
     atv_err_clear(&err);
 
     if (strcmp(rq->store->name, "oras") != 0) {
         fail(ps, ATV_VFY_REGISTRY_ERROR, NULL,
              "store %.64s is not supported (only the built-in oras store)", rq->store->name);
-        goto out;
-    }
-    if (atv_ref_image_parse(rq->subject, &img, &err) != ATV_OK) {
-        fail(ps, ATV_VFY_BAD_REQUEST, &err, "subject reference");
         goto out;
     }
     if (atv_ref_digest_check(rq->sig_digest, &err) != ATV_OK) {
@@ -228,39 +168,29 @@ static int registry_step(struct pass *ps, struct atv_buf *blob)
              "referenceDesc.mediaType %.128s: want %s", want_mt, ATV_REF_MT_OCI_MANIFEST);
         goto out;
     }
-    if (atv_ref_creds_load(rq->store->auth_provider, rq->store->config_path, img.registry, &creds,
-                           &err) != ATV_OK) {
-        /* Ratify logs a provider error and goes on anonymously; so do we */
-        atv_vfy_logf(rq->log, ATV_VFY_WARN, "atproto: registry credentials: %s; using anonymous "
-                     "access", err.msg);
-        atv_ref_creds_wipe(&creds);
-        memset(&creds, 0, sizeof creds);
-        atv_err_clear(&err);
-    }
-    if (creds.warning[0] != '\0') {
-        atv_vfy_logf(rq->log, ATV_VFY_WARN, "atproto: %s", creds.warning);
-    }
-    if (atv_ref_client_new(atv_ref_transport_http(ps->reg_h), &img, rq->store->use_http, &creds,
-                           &ps->client, &err) != ATV_OK) {
-        fail(ps, ATV_VFY_REGISTRY_ERROR, &err, "registry client for %s", img.registry);
-        goto out;
-    }
 
     /* 1. the subject digest */
-    if (img.digest[0] != '\0') {
-        (void)copy_str(r->subject_digest, sizeof r->subject_digest, img.digest);
-    } else if (atv_ref_tag_resolve(ps->client, img.tag, r->subject_digest, &err) != ATV_OK) {
-        fail(ps, io_reason(ps->reg_h, ATV_VFY_REGISTRY_ERROR), &err, "resolving tag %s of %s/%s",
-             img.tag, img.registry, img.repository);
+    if (rq->subject_digest != NULL) {
+        if (atv_ref_digest_check(rq->subject_digest, &err) != ATV_OK ||
+            (img->digest[0] != '\0' && strcmp(img->digest, rq->subject_digest) != 0)) {
+            fail(ps, ATV_VFY_BAD_REQUEST, &err, "subject digest %.80s", rq->subject_digest);
+            goto out;
+        }
+        (void)copy_str(r->subject_digest, sizeof r->subject_digest, rq->subject_digest);
+    } else if (img->digest[0] != '\0') {
+        (void)copy_str(r->subject_digest, sizeof r->subject_digest, img->digest);
+    } else if (vsrc_tag(&ps->src, r->subject_digest, &err) != ATV_OK) {
+        fail(ps, io_reason(ps, ATV_VFY_REGISTRY_ERROR), &err, "resolving tag %s of %s/%s",
+             img->tag, img->registry, img->repository);
         goto out;
     }
 
     /* 2. the signature manifest, hashed against referenceDesc.digest */
-    if (fetch_cached(ps, rq->sig_digest, rq->sig_size, 1, &body, ctype, sizeof ctype, &err) !=
+    if (vsrc_manifest(&ps->src, rq->sig_digest, rq->sig_size, &body, ctype, sizeof ctype, &err) !=
         ATV_OK) {
         enum atv_vfy_reason why = err.code == ATV_E_VERIFY ? ATV_VFY_DIGEST_MISMATCH
                                                            : ATV_VFY_REGISTRY_ERROR;
-        fail(ps, io_reason(ps->reg_h, why), &err, "signature manifest %s", rq->sig_digest);
+        fail(ps, io_reason(ps, why), &err, "signature manifest %s", rq->sig_digest);
         goto out;
     }
     if (ctype[0] != '\0' && strcmp(ctype, want_mt) != 0) {
@@ -306,17 +236,16 @@ static int registry_step(struct pass *ps, struct atv_buf *blob)
              ATV_MAX_ARTIFACT);
         goto out;
     }
-    if (fetch_cached(ps, layer->digest, layer->size, 0, blob, NULL, 0, &err) != ATV_OK) {
+    if (vsrc_blob(&ps->src, layer->digest, layer->size, blob, &err) != ATV_OK) {
         enum atv_vfy_reason why = err.code == ATV_E_VERIFY ? ATV_VFY_DIGEST_MISMATCH
                                                            : ATV_VFY_REGISTRY_ERROR;
-        fail(ps, io_reason(ps->reg_h, why), &err, "signature blob %s", layer->digest);
+        fail(ps, io_reason(ps, why), &err, "signature blob %s", layer->digest);
         goto out;
     }
     atv_vfy_logf(rq->log, ATV_VFY_INFO, "atproto: fetched signature blob %s (%zu bytes)",
                  layer->digest, blob->len);
     ok = 1;
 out:
-    atv_ref_creds_wipe(&creds);
     atv_ref_manifest_cleanup(&m);
     atv_buf_cleanup(&body);
     return ok;
@@ -394,55 +323,21 @@ static int trust_step(struct pass *ps)
 
 static int identity_step(struct pass *ps)
 {
-    const struct atv_vfy_params *p = ps->req->params;
     struct atv_vfy_result *r = ps->out;
-    struct atv_fetcher f = atv_http_fetcher(ps->id_h);
-    struct atv_buf cached, fresh;
     struct atv_err err;
-    char key[ATV_MAX_URL + ATV_MAX_DID + 2];
     char didkey[ATV_MAX_MULTIBASE + 16];
-    int have = 0, ok = 0;
 
-    atv_buf_init(&cached, ATV_MAX_DIDDOC);
-    atv_buf_init(&fresh, ATV_MAX_DIDDOC + 1);
     atv_err_clear(&err);
-    /* the directory is part of the key: two directories may disagree */
-    (void)bprintf(key, sizeof key, "%s %s", p->plc, ps->art.did);
-    if (p->did_cache_ttl_s > 0 &&
-        atv_cache_get(p->cache_dir, key, p->did_cache_ttl_s, &cached, NULL, &err) == ATV_OK) {
-        struct atv_err e2;
-        atv_err_clear(&e2);
-        if (atv_atp_diddoc_parse(atv_buf_view(&cached), ps->art.did, &ps->doc, &e2) == ATV_OK) {
-            have = 1;
-            atv_vfy_logf(ps->req->log, ATV_VFY_DEBUG, "atproto: %s from the DID cache",
-                         ps->art.did);
-        } else {
-            atv_vfy_logf(ps->req->log, ATV_VFY_WARN,
-                         "atproto: ignoring a bad DID cache entry for %s: %s", ps->art.did,
-                         e2.msg);
-        }
-    }
-    atv_err_clear(&err);
-    if (!have) {
-        if (atv_atp_did_resolve(&f, p->plc, ps->art.did, &fresh, &ps->doc, &err) != ATV_OK) {
-            fail(ps, io_reason(ps->id_h, ATV_VFY_IDENTITY_ERROR), &err, "resolving %s",
-                 ps->art.did);
-            goto out;
-        }
-        if (p->did_cache_ttl_s > 0) {
-            struct atv_err e2;
-            atv_err_clear(&e2);
-            if (atv_cache_put(p->cache_dir, key, atv_buf_view(&fresh), &e2) != ATV_OK) {
-                atv_vfy_logf(ps->req->log, ATV_VFY_WARN, "atproto: DID cache: %s", e2.msg);
-            }
-        }
+    if (vsrc_diddoc(&ps->src, ps->art.did, &ps->doc, &err) != ATV_OK) {
+        fail(ps, io_reason(ps, ATV_VFY_IDENTITY_ERROR), &err, "resolving %s", ps->art.did);
+        return 0;
     }
     (void)copy_str(r->key_type, sizeof r->key_type, atv_atp_key_type_name(ps->doc.key.type));
     (void)bprintf(r->key_id, sizeof r->key_id, "%s#atproto", ps->doc.did);
     if (ps->doc.pds[0] == '\0') {
         fail(ps, ATV_VFY_IDENTITY_ERROR, NULL,
              "DID document of %s names no #atproto_pds service", ps->art.did);
-        goto out;
+        return 0;
     }
     (void)copy_str(r->pds, sizeof r->pds, ps->doc.pds);
     /* claims that differ from the verified facts are reported, never used */
@@ -459,11 +354,7 @@ static int identity_step(struct pass *ps)
         atv_vfy_logf(ps->req->log, ATV_VFY_WARN,
                      "atproto: the artifact claims a public key other than the DID document's");
     }
-    ok = 1;
-out:
-    atv_buf_cleanup(&cached);
-    atv_buf_cleanup(&fresh);
-    return ok;
+    return 1;
 }
 
 /* ---- the proof from the PDS -------------------------------------------------------- */
@@ -503,23 +394,17 @@ static int proof_step(struct pass *ps)
 {
     struct atv_vfy_result *r = ps->out;
     const struct atv_record_uri *u = &ps->art.record;
-    struct atv_fetcher f = atv_http_fetcher(ps->id_h);
     struct atv_proof proof;
     struct atv_buf car;
     struct atv_err err;
-    char url[ATV_MAX_URL + 1], xerr[64];
+    char xerr[64];
     long status = 0;
     int ok = 0;
 
     atv_buf_init(&car, ATV_MAX_CAR);
     atv_err_clear(&err);
-    if (atv_atp_getrecord_url(ps->doc.pds, u->did, u->collection, u->rkey, url, sizeof url,
-                              &err) != ATV_OK) {
-        fail(ps, ATV_VFY_IDENTITY_ERROR, &err, "PDS endpoint of %s", u->did);
-        goto out;
-    }
-    if (f.get(f.ctx, url, ATV_MAX_CAR, &status, &car, &err) != ATV_OK) {
-        fail(ps, io_reason(ps->id_h, ATV_VFY_PDS_ERROR), &err, "getRecord from %s", ps->doc.pds);
+    if (vsrc_record(&ps->src, ps->doc.pds, u, &status, &car, &err) != ATV_OK) {
+        fail(ps, io_reason(ps, ATV_VFY_PDS_ERROR), &err, "getRecord from %s", ps->doc.pds);
         goto out;
     }
     if (status != 200) {
@@ -546,8 +431,7 @@ static int proof_step(struct pass *ps)
     (void)copy_str(r->commit_rev, sizeof r->commit_rev, proof.rev);
     if (!proof.present) {
         fail(ps, ATV_VFY_RECORD_NOT_FOUND, NULL,
-             "record %s is not in the repository at commit %s (rev %s): the signature is "
-             "revoked",
+             "record %s is absent at commit %s (rev %s): revoked",
              r->record_uri, r->commit_cid, r->commit_rev);
         goto out;
     }
@@ -574,19 +458,79 @@ out:
 
 static void handle_step(struct pass *ps)
 {
-    struct atv_fetcher f = atv_http_fetcher(ps->id_h);
     struct atv_err err;
 
     if (!ps->req->params->verify_handle || ps->doc.handle[0] == '\0') {
         return;
     }
     atv_err_clear(&err);
-    if (atv_atp_handle_verify(&f, &ps->doc, &err) == ATV_OK) {
+    if (vsrc_handle(&ps->src, &ps->doc, &err) == ATV_OK) {
         (void)copy_str(ps->out->handle, sizeof ps->out->handle, ps->doc.handle);
     } else {
         atv_vfy_logf(ps->req->log, ATV_VFY_WARN, "atproto: handle %s not verified: %s",
                      ps->doc.handle, err.msg);
     }
+}
+
+/* ---- air-gapped: the bundle of bundleDir that holds this signature ----------------- */
+
+static int ends_with_json(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 5 && strcmp(name + n - 5, ".json") == 0 && name[0] != '.';
+}
+
+/* Finds, among at most ATV_VFY_MAX_BUNDLE_FILES bundles, the one holding the
+ * signature manifest; unreadable files are skipped with a warning. */
+static int find_bundle(struct pass *ps, struct atv_vfy_bundle **out)
+{
+    const char *dir = ps->req->params->bundle_dir;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[ATV_VFY_MAX_PATH + 300];
+    unsigned seen = 0;
+    int found = 0;
+
+    *out = NULL;
+    if (d == NULL) {
+        fail(ps, ATV_VFY_BAD_REQUEST, NULL, "bundleDir %.200s cannot be read", dir);
+        return 0;
+    }
+    while (!found && (de = readdir(d)) != NULL) {
+        struct atv_vfy_bundle *b = NULL;
+        struct atv_bytes data;
+        struct atv_err err;
+        if (!ends_with_json(de->d_name)) {
+            continue;
+        }
+        if (++seen > ATV_VFY_MAX_BUNDLE_FILES) {
+            atv_vfy_logf(ps->req->log, ATV_VFY_WARN,
+                         "atproto: bundleDir holds more than %u bundles; the rest are ignored",
+                         ATV_VFY_MAX_BUNDLE_FILES);
+            break;
+        }
+        atv_err_clear(&err);
+        if (!bprintf(path, sizeof path, "%s/%s", dir, de->d_name) ||
+            atv_vfy_bundle_load(path, &b, &err) != ATV_OK) {
+            atv_vfy_logf(ps->req->log, ATV_VFY_WARN, "atproto: skipping bundle %s: %s",
+                         de->d_name, err.msg);
+            continue;
+        }
+        if (atv_vfy_bundle_get(b, ATV_VFY_EV_MANIFEST, ps->req->sig_digest, NULL, &data, NULL,
+                               &err) == ATV_OK) {
+            *out = b;
+            found = 1;
+        } else {
+            atv_vfy_bundle_free(b);
+        }
+    }
+    (void)closedir(d);
+    if (!found) {
+        fail(ps, ATV_VFY_REGISTRY_ERROR, NULL,
+             "air-gapped (bundleDir): no bundle holds signature manifest %.80s",
+             ps->req->sig_digest);
+    }
+    return found;
 }
 
 /* ---- the pass ---------------------------------------------------------------------- */
@@ -626,6 +570,8 @@ void atv_vfy_run(const struct atv_vfy_request *req, struct atv_vfy_result *out)
 {
     struct pass ps;
     struct atv_buf blob;
+    struct atv_vfy_bundle *dirb = NULL;
+    struct atv_vfy_request local;
 
     memset(out, 0, sizeof *out);
     memset(&ps, 0, sizeof ps);
@@ -637,7 +583,15 @@ void atv_vfy_run(const struct atv_vfy_request *req, struct atv_vfy_result *out)
         fail(&ps, ATV_VFY_BAD_REQUEST, NULL, "incomplete request");
         goto out;
     }
-    if (open_sessions(&ps) && load_policy(&ps) && registry_step(&ps, &blob) &&
+    if (req->offline == NULL && req->params->bundle_dir[0] != '\0' && req->sig_digest != NULL) {
+        if (!find_bundle(&ps, &dirb)) {
+            goto out;
+        }
+        local = *req;
+        local.offline = dirb;
+        ps.req = &local;
+    }
+    if (load_policy(&ps) && open_source(&ps) && registry_step(&ps, &blob) &&
         artifact_step(&ps, &blob) && trust_step(&ps) && identity_step(&ps) && proof_step(&ps)) {
         ps.verified = 1;
         handle_step(&ps);
@@ -646,9 +600,82 @@ out:
     if (req != NULL) {
         finish(&ps);
     }
-    atv_ref_client_free(ps.client);
+    if (ps.src.oldest > 0) {
+        struct tm tm;
+        out->evidence_time = ps.src.oldest;
+        time_t t = (time_t)ps.src.oldest;
+        if (gmtime_r(&t, &tm) != NULL &&
+            strftime(out->evidence_at, sizeof out->evidence_at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+            out->evidence_at[0] = '\0';
+        }
+    }
+    vsrc_close(&ps.src);
     atv_policy_free(ps.policy);
-    atv_http_free(ps.reg_h);
-    atv_http_free(ps.id_h);
+    atv_vfy_bundle_free(dirb);
     atv_buf_cleanup(&blob);
+}
+
+/* ---- discovery ---------------------------------------------------------------------- */
+
+enum atv_status atv_vfy_discover(const struct atv_vfy_request *req, struct atv_vfy_found *out,
+                                 enum atv_vfy_reason *reason, struct atv_err *err)
+{
+    struct vsrc src;
+    struct atv_ref_index ix;
+    enum atv_status rc;
+    size_t i;
+
+    memset(out, 0, sizeof *out);
+    memset(&ix, 0, sizeof ix);
+    *reason = ATV_VFY_OK;
+    rc = vsrc_open(&src, req, err);
+    if (rc != ATV_OK) {
+        *reason = rc == ATV_E_PARSE ? ATV_VFY_BAD_REQUEST : ATV_VFY_REGISTRY_ERROR;
+        goto out;
+    }
+    if (req->subject_digest != NULL) {
+        rc = atv_ref_digest_check(req->subject_digest, err);
+        if (rc == ATV_OK) {
+            (void)copy_str(out->subject_digest, sizeof out->subject_digest, req->subject_digest);
+        }
+    } else if (src.img.digest[0] != '\0') {
+        (void)copy_str(out->subject_digest, sizeof out->subject_digest, src.img.digest);
+    } else {
+        rc = vsrc_tag(&src, out->subject_digest, err);
+    }
+    if (rc == ATV_OK) {
+        rc = vsrc_referrers(&src, out->subject_digest, &ix, err);
+    }
+    if (rc != ATV_OK) {
+        *reason = vsrc_timed_out(&src) ? ATV_VFY_TIMEOUT : ATV_VFY_REGISTRY_ERROR;
+        goto out;
+    }
+    for (i = 0; i < ix.n; i++) {
+        const struct atv_ref_desc *d = &ix.manifests[i];
+        struct atv_vfy_sigref *s;
+        /* the listing was filtered already; an entry of another type is skipped */
+        if (strcmp(d->artifact_type, ATV_ARTIFACT_TYPE) != 0) {
+            continue;
+        }
+        if (out->n == ATV_VFY_MAX_SIGS) {
+            rc = atv_err_set(err, ATV_E_LIMIT, "more than %u signature artifacts on %s",
+                             ATV_VFY_MAX_SIGS, out->subject_digest);
+            *reason = ATV_VFY_REGISTRY_ERROR;
+            goto out;
+        }
+        s = &out->sigs[out->n++];
+        (void)copy_str(s->digest, sizeof s->digest, d->digest);
+        s->size = d->size;
+        (void)copy_str(s->media_type, sizeof s->media_type, d->media_type);
+        if (d->ann_did != NULL) {
+            (void)copy_str(s->did, sizeof s->did, d->ann_did);
+        }
+    }
+out:
+    if (rc != ATV_OK) {
+        out->n = 0;
+    }
+    atv_ref_index_cleanup(&ix);
+    vsrc_close(&src);
+    return rc;
 }

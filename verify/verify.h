@@ -49,6 +49,8 @@ struct atv_vfy_params {
     int verify_handle;                        /* default 1 */
     int allow_loopback_http;                  /* default 0 */
     char ca_file[ATV_VFY_MAX_PATH + 1];       /* "" : http.h's default */
+    char bundle_dir[ATV_VFY_MAX_PATH + 1];    /* "" : online; else air-gapped: evidence only
+                                               * from the bundles (*.json) in this directory */
     /* Unknown keys, comma-separated, for one warn: line ("" when none). */
     char unknown[512];
 };
@@ -74,6 +76,10 @@ struct atv_vfy_store {
     char auth_provider[64];                     /* "" : dockerConfig */
     char config_path[ATV_VFY_MAX_PATH + 1];     /* authProvider.configPath, "" */
     char local_cache_path[ATV_VFY_MAX_PATH + 1]; /* "" : none */
+    /* Explicit registry credentials (atcr-verify --username/--password-stdin),
+     * borrowed; NULL: the Docker config as Ratify's dockerConfig provider reads it. */
+    const char *username;
+    const char *password;
 };
 void atv_vfy_store_init(struct atv_vfy_store *s); /* name "oras", everything else off */
 
@@ -87,6 +93,7 @@ enum atv_vfy_level { ATV_VFY_DEBUG = 0, ATV_VFY_INFO, ATV_VFY_WARN };
 struct atv_vfy_log {
     FILE *f;   /* NULL: no logging */
     int debug;
+    int quiet; /* 1: warnings only (atcr-verify without -v) */
 };
 void atv_vfy_logf(const struct atv_vfy_log *log, enum atv_vfy_level level, const char *fmt, ...)
     ATV_PRINTF(3, 4);
@@ -133,6 +140,8 @@ struct atv_vfy_result {
     /* Claims of the artifact that differ from the verified facts ("" when equal). */
     char claimed_pds[ATV_MAX_URL + 1];
     char claimed_key[ATV_MAX_MULTIBASE + 1];
+    char evidence_at[32];        /* offline: when the oldest evidence used was fetched (UTC) */
+    int64_t evidence_time;       /* the same in unix seconds, 0 when not offline */
 };
 
 /* One (key, value) of the result for JSON output: values are strings, or
@@ -149,6 +158,52 @@ struct atv_vfy_field {
 size_t atv_vfy_result_fields(const struct atv_vfy_result *r,
                              struct atv_vfy_field out[ATV_VFY_MAX_FIELDS]);
 
+/* ---- evidence bundles --------------------------------------------------------------
+ * Everything a verification fetched, so it can be repeated with no network
+ * (atcr-verify bundle export, --offline --bundle; the plugin's bundleDir).
+ * Keys: tag "REPOSITORY:TAG" (data: the digest), referrers "REPOSITORY@DIGEST"
+ * (data: an OCI index of the signature manifests), manifest and blob by
+ * digest, diddoc by DID, record by AT-URI (data: the getRecord body, with
+ * its HTTP status). Registry bodies are hashed and proofs verified again
+ * when used, so only the DID documents are taken on the bundle's word. */
+#define ATV_VFY_MAX_BUNDLE (32u << 20)
+#define ATV_VFY_MAX_BUNDLE_ENTRIES 4096u
+#define ATV_VFY_MAX_BUNDLE_FILES 64u      /* bundles read from one bundleDir */
+enum atv_vfy_ev {
+    ATV_VFY_EV_TAG = 1,
+    ATV_VFY_EV_REFERRERS,
+    ATV_VFY_EV_MANIFEST,
+    ATV_VFY_EV_BLOB,
+    ATV_VFY_EV_DIDDOC,
+    ATV_VFY_EV_RECORD
+};
+struct atv_vfy_bundle; /* opaque */
+
+ATV_MUST_USE enum atv_status atv_vfy_bundle_new(struct atv_vfy_bundle **out, struct atv_err *err);
+void atv_vfy_bundle_free(struct atv_vfy_bundle *b);
+/* Adds or replaces (kind, key); data is copied. */
+ATV_MUST_USE enum atv_status atv_vfy_bundle_put(struct atv_vfy_bundle *b, enum atv_vfy_ev kind,
+                                                const char *key, long status,
+                                                struct atv_bytes data, int64_t fetched_at,
+                                                struct atv_err *err);
+/* Looks (kind, key) up: ATV_OK with data borrowed from b, or ATV_E_NOT_FOUND
+ * (reason "not_in_bundle"). status and fetched_at may be NULL. */
+ATV_MUST_USE enum atv_status atv_vfy_bundle_get(const struct atv_vfy_bundle *b,
+                                                enum atv_vfy_ev kind, const char *key,
+                                                long *status, struct atv_bytes *data,
+                                                int64_t *fetched_at, struct atv_err *err);
+size_t atv_vfy_bundle_count(const struct atv_vfy_bundle *b);
+/* JSON {"format":"atcr-verify-bundle","version":1,"createdAt":N,"entries":[
+ * {"kind","key","status","fetchedAt","data" (base64)}]}, parsed strictly. */
+ATV_MUST_USE enum atv_status atv_vfy_bundle_parse(struct atv_bytes json,
+                                                  struct atv_vfy_bundle **out,
+                                                  struct atv_err *err);
+ATV_MUST_USE enum atv_status atv_vfy_bundle_load(const char *path, struct atv_vfy_bundle **out,
+                                                 struct atv_err *err);
+/* Writes atomically (temporary file beside path, then rename), mode 0644. */
+ATV_MUST_USE enum atv_status atv_vfy_bundle_save(const struct atv_vfy_bundle *b, const char *path,
+                                                 int64_t now, struct atv_err *err);
+
 /* ---- one verification ----------------------------------------------------------- */
 struct atv_vfy_request {
     const char *subject;          /* image reference with a digest or a tag */
@@ -159,10 +214,37 @@ struct atv_vfy_request {
     const struct atv_vfy_store *store;
     int64_t now;                  /* unix seconds, for validity windows */
     const struct atv_vfy_log *log;
+    const char *subject_digest;   /* NULL, or the digest already resolved: no tag lookup */
+    struct atv_vfy_bundle *record; /* NULL, or where a live run records all it fetched */
+    const struct atv_vfy_bundle *offline; /* NULL, or the only evidence: no network at all */
 };
 
 /* Runs the whole chain within params->timeout_ms. Never fails: *out always
  * holds a verdict (success 0 with a reason for any problem at all). */
 void atv_vfy_run(const struct atv_vfy_request *req, struct atv_vfy_result *out);
+
+/* ---- discovery (atcr-verify) ----------------------------------------------------------
+ * The subject's digest (its tag resolved, unless req->subject_digest is set)
+ * and its signature artifacts: the OCI 1.1 referrers API, else the
+ * tag-schema fallback, filtered to ATV_ARTIFACT_TYPE; from req->offline
+ * when set. Uses req's subject, params (timeout, allowLoopbackHTTP, caFile),
+ * store, log, record and offline. */
+#define ATV_VFY_MAX_SIGS 32u
+struct atv_vfy_sigref {
+    char digest[72];
+    int64_t size;
+    char media_type[128];
+    char did[ATV_MAX_DID + 1]; /* the io.atcr.atproto.did annotation: a claim, "" */
+};
+struct atv_vfy_found {
+    char subject_digest[72];
+    size_t n;                  /* at most ATV_VFY_MAX_SIGS; more is ATV_E_LIMIT */
+    struct atv_vfy_sigref sigs[ATV_VFY_MAX_SIGS];
+};
+/* Returns ATV_OK, or an error (reason as a verdict would give it in
+ * *reason: REGISTRY_ERROR, TIMEOUT, BAD_REQUEST). */
+ATV_MUST_USE enum atv_status atv_vfy_discover(const struct atv_vfy_request *req,
+                                              struct atv_vfy_found *out,
+                                              enum atv_vfy_reason *reason, struct atv_err *err);
 
 #endif

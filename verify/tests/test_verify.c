@@ -148,7 +148,7 @@ static void test_log(void)
     char buf[2 * ATV_VFY_MAX_LOG_LINE];
     char longarg[3 * ATV_VFY_MAX_LOG_LINE];
     FILE *f = tmpfile();
-    struct atv_vfy_log lg = {f, 0};
+    struct atv_vfy_log lg = {f, 0, 0};
     size_t n;
 
     atv_vfy_logf(&lg, ATV_VFY_INFO, "fetched {x} %s", "a\nb\r}");
@@ -229,7 +229,7 @@ static enum atv_vfy_reason run(const char *params, const char *store_name, int u
     struct atv_vfy_request rq;
     struct atv_err err;
     FILE *f = tmpfile();
-    struct atv_vfy_log lg = {f, 1};
+    struct atv_vfy_log lg = {f, 1, 0};
 
     atv_vfy_params_init(&p);
     atv_err_clear(&err);
@@ -291,6 +291,86 @@ static void test_run_offline_verdicts(void)
     CHECK(!r.success && r.reason == ATV_VFY_BAD_REQUEST);
 }
 
+static void test_bundle(void)
+{
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{\"format\":\"other\",\"version\":1,\"entries\":[]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":[]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":\"1\",\"entries\":[]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":{}}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\"}]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"nope\","
+        "\"key\":\"k\",\"status\":200,\"fetchedAt\":1,\"data\":\"\"}]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\","
+        "\"key\":\"k\",\"status\":200,\"fetchedAt\":1,\"data\":\"!!\"}]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\","
+        "\"key\":\"k\",\"status\":-1,\"fetchedAt\":1,\"data\":\"\"}]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\","
+        "\"key\":\"k\",\"status\":200,\"fetchedAt\":1,\"data\":\"\",\"x\":1}]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\","
+        "\"key\":\"k\",\"status\":200,\"fetchedAt\":1,\"data\":\"\"},{\"kind\":\"blob\","
+        "\"key\":\"k\",\"status\":200,\"fetchedAt\":1,\"data\":\"\"}]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\","
+        "\"key\":\"\",\"status\":200,\"fetchedAt\":1,\"data\":\"\"}]}",
+    };
+    struct atv_vfy_bundle *b = NULL, *c = NULL;
+    struct atv_bytes d;
+    struct atv_err err;
+    long st = 0;
+    int64_t at = 0;
+    char path[] = "/tmp/atv-test-bundle-XXXXXX";
+    size_t i;
+    int fd;
+
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_vfy_bundle_new(&b, &err), ATV_OK, &err);
+    CHECK_STATUS(atv_vfy_bundle_put(b, ATV_VFY_EV_BLOB, "sha256:ab", 200, atv_bytes_str("hello"),
+                                    1700000000, &err),
+                 ATV_OK, &err);
+    CHECK_STATUS(atv_vfy_bundle_put(b, ATV_VFY_EV_RECORD, "at://x/y/z", 400,
+                                    atv_bytes_str("{\"error\":\"RecordNotFound\"}"), 1700000001,
+                                    &err),
+                 ATV_OK, &err);
+    /* replacing keeps one entry */
+    CHECK_STATUS(atv_vfy_bundle_put(b, ATV_VFY_EV_BLOB, "sha256:ab", 200, atv_bytes_str("bye"),
+                                    1700000002, &err),
+                 ATV_OK, &err);
+    CHECK_EQ(atv_vfy_bundle_count(b), 2u);
+    CHECK_STATUS(atv_vfy_bundle_put(b, (enum atv_vfy_ev)9, "k", 200, atv_bytes_str(""), 1, &err),
+                 ATV_E_USAGE, &err);
+    atv_err_clear(&err);
+    fd = mkstemp(path);
+    CHECK(fd >= 0);
+    (void)close(fd);
+    CHECK_STATUS(atv_vfy_bundle_save(b, path, 1700000003, &err), ATV_OK, &err);
+    CHECK_STATUS(atv_vfy_bundle_load(path, &c, &err), ATV_OK, &err);
+    CHECK_STATUS(atv_vfy_bundle_get(c, ATV_VFY_EV_BLOB, "sha256:ab", &st, &d, &at, &err), ATV_OK,
+                 &err);
+    CHECK(st == 200 && at == 1700000002 && d.len == 3 && memcmp(d.ptr, "bye", 3) == 0);
+    CHECK_STATUS(atv_vfy_bundle_get(c, ATV_VFY_EV_RECORD, "at://x/y/z", &st, &d, NULL, &err),
+                 ATV_OK, &err);
+    CHECK_EQ(st, 400);
+    CHECK_STATUS(atv_vfy_bundle_get(c, ATV_VFY_EV_MANIFEST, "sha256:ab", NULL, &d, NULL, &err),
+                 ATV_E_NOT_FOUND, &err);
+    CHECK(d.ptr == NULL && d.len == 0 && err.reason != NULL &&
+          strcmp(err.reason, "not_in_bundle") == 0);
+    (void)unlink(path);
+    atv_vfy_bundle_free(b);
+    atv_vfy_bundle_free(c);
+    /* a missing file, and no temporary file left by a failed save */
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_vfy_bundle_load("/nonexistent/b.json", &c, &err), ATV_E_IO, &err);
+    CHECK(c == NULL);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        enum atv_status rc;
+        atv_err_clear(&err);
+        rc = atv_vfy_bundle_parse(atv_bytes_str(bad[i]), &c, &err);
+        CHECK_MSG(rc != ATV_OK && c == NULL, "bad bundle %zu rejected: %s", i, err.msg);
+    }
+}
+
 int main(void)
 {
     test_params_defaults();
@@ -299,5 +379,6 @@ int main(void)
     test_log();
     test_fields();
     test_run_offline_verdicts();
+    test_bundle();
     return atv_test_done();
 }

@@ -1,0 +1,769 @@
+/* cli/image.c: atcr-verify IMAGE, discover, bundle export.
+ *
+ * Every check is verify/'s: this file turns flags into the plugin's
+ * parameters, finds the signatures, calls atv_vfy_run once per signature and
+ * applies the policy's minSignatures over distinct trusted DIDs. */
+#include "cli/cli_internal.h"
+
+#include "atproto/atproto.h"
+#include "common/limits.h"
+#include "policy/policy.h"
+#include "verify/verify.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CLI_MAX_PASSWORD 4096u
+
+static const char usage_image[] =
+    "usage: atcr-verify IMAGE [OPTIONS]\n"
+    "       atcr-verify IMAGE --offline --bundle FILE [OPTIONS]\n"
+    "\n"
+    "Finds the ATProto signatures of IMAGE (OCI referrers API, else the tag-schema\n"
+    "fallback), verifies each exactly as the Ratify plugin does, and applies the trust\n"
+    "policy: at least minSignatures valid signatures from distinct trusted DIDs.\n"
+    "\n"
+    "Trust (one of):\n"
+    "  --trusted-did DID        trust DID for every image (repeatable)   [trustedDIDs]\n"
+    "  --policy FILE            a trust-policy file, YAML or JSON         [trustPolicy]\n"
+    "Identity and network:\n"
+    "  --plc URL                did:plc directory (https://plc.directory) [plcDirectory]\n"
+    "  --cache-dir DIR          DID-document cache directory              [cacheDir]\n"
+    "  --did-cache-ttl SECONDS  cache lifetime, 0 disables (300)          [didCacheTTL]\n"
+    "  --timeout MS             deadline per signature (2500)             [timeoutMs]\n"
+    "  --collection NSID        allowed record collection (repeatable)    [collections]\n"
+    "  --no-verify-handle       do not confirm handles                    [verifyHandle]\n"
+    "  --allow-loopback-http    plain HTTP to loopback PLC/PDS            [allowLoopbackHTTP]\n"
+    "  --ca-file FILE           CA bundle for HTTPS                       [caFile]\n"
+    "  --config FILE            the plugin's parameters as JSON; flags given as well win\n"
+    "Registry:\n"
+    "  --insecure-http          plain HTTP to the registry (a local one)\n"
+    "  --docker-config FILE     credentials file (default $DOCKER_CONFIG/config.json,\n"
+    "                           then ~/.docker/config.json)\n"
+    "  --username USER          with --password-stdin: explicit credentials\n"
+    "  --password-stdin         read the password from standard input\n"
+    "Offline:\n"
+    "  --offline --bundle FILE  verify from a bundle only (atcr-verify bundle export);\n"
+    "                           no network traffic at all\n"
+    "Output:\n"
+    "  -o, --output text|json   a line per signature (default) or one JSON document\n"
+    "  -v, --verbose            progress lines on stderr (-vv: debug lines too)\n"
+    "\n"
+    "Exit status: 0 the policy is met; 1 it is not; 2 usage or operational error\n"
+    "(unreadable files, the registry unreachable while listing signatures).\n";
+
+static const char usage_discover[] =
+    "usage: atcr-verify discover IMAGE [-o text|json] [registry and network options]\n"
+    "\n"
+    "Lists the signature artifacts (artifactType application/vnd.atproto.signature.v1+json)\n"
+    "of IMAGE, like `oras discover --artifact-type ...`. Accepts the registry options of\n"
+    "`atcr-verify IMAGE` (--insecure-http, --docker-config, --username, --password-stdin,\n"
+    "--timeout, --ca-file, --offline --bundle).\n"
+    "\n"
+    "Exit status: 0 listed (possibly none); 2 usage or operational error.\n";
+
+static const char usage_bundle[] =
+    "usage: atcr-verify bundle export IMAGE -o FILE [OPTIONS of atcr-verify IMAGE]\n"
+    "\n"
+    "Verifies IMAGE online and writes everything the verification used (the signature\n"
+    "manifests and blobs, the DID documents, the getRecord proofs, when each was\n"
+    "fetched) into FILE, for `atcr-verify IMAGE --offline --bundle FILE`.\n"
+    "\n"
+    "Exit status: 0 the bundle is written and the policy is met; 1 written, policy\n"
+    "not met; 2 usage or operational error (nothing written).\n";
+
+struct image_opts {
+    struct atv_vfy_params params;
+    struct atv_vfy_store store;
+    const char *image;
+    const char *bundle_path; /* --bundle (offline) or bundle export -o */
+    int offline;
+    int json;
+    int password_stdin;
+    int verbose; /* -v: info lines, -vv: debug lines too */
+    char password[CLI_MAX_PASSWORD + 1];
+};
+
+static int usage(FILE *errs, const char *cmd, const char *msg)
+{
+    fprintf(errs, "atcr-verify%s%s: %s\n", cmd[0] != '\0' ? " " : "", cmd, msg);
+    fprintf(errs, "Try 'atcr-verify%s%s --help'.\n", cmd[0] != '\0' ? " " : "", cmd);
+    return ATV_CLI_USAGE;
+}
+
+/* Feeds one parameter to the plugin's own parser, so flag and parameter
+ * mean the same thing; value_json is the JSON text of the value. */
+static int set_param(struct image_opts *o, const char *key, const char *value_json, FILE *errs,
+                     const char *cmd)
+{
+    json_t *v = json_loads(value_json, JSON_DECODE_ANY, NULL);
+    json_t *obj = json_object();
+    char *text = NULL;
+    struct atv_err err;
+    int ok = 0;
+
+    atv_err_clear(&err);
+    if (v != NULL && obj != NULL && json_object_set_new(obj, key, v) == 0) {
+        v = NULL;
+        text = json_dumps(obj, JSON_COMPACT);
+        ok = text != NULL &&
+             atv_vfy_params_parse(atv_bytes_str(text), &o->params, &err) == ATV_OK;
+    }
+    json_decref(v);
+    json_decref(obj);
+    free(text);
+    if (!ok) {
+        fprintf(errs, "atcr-verify%s%s: %s\n", cmd[0] != '\0' ? " " : "", cmd,
+                err.msg[0] != '\0' ? err.msg : "bad option value");
+    }
+    return ok;
+}
+
+static int set_str(struct image_opts *o, const char *key, const char *s, FILE *errs,
+                   const char *cmd)
+{
+    json_t *j = json_string(s);
+    char *text = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    int ok = text != NULL && set_param(o, key, text, errs, cmd);
+    free(text);
+    json_decref(j);
+    return ok;
+}
+
+/* Adds one entry to a list parameter (trustedDIDs, collections). */
+static int add_list(struct image_opts *o, const char *key, const char *s, FILE *errs,
+                    const char *cmd)
+{
+    json_t *arr = json_array();
+    char *text = NULL;
+    size_t i, n = strcmp(key, "trustedDIDs") == 0 ? o->params.n_trusted : o->params.n_collections;
+    char **cur = strcmp(key, "trustedDIDs") == 0 ? o->params.trusted_dids : o->params.collections;
+    int ok;
+
+    for (i = 0; arr != NULL && i < n; i++) {
+        (void)json_array_append_new(arr, json_string(cur[i]));
+    }
+    if (arr != NULL) {
+        (void)json_array_append_new(arr, json_string(s));
+    }
+    text = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
+    ok = text != NULL && set_param(o, key, text, errs, cmd);
+    free(text);
+    json_decref(arr);
+    return ok;
+}
+
+/* Makes a file path absolute (the parameter requires one); the file must exist. */
+static int abs_path(const char *in, char *out, size_t cap)
+{
+    char buf[PATH_MAX];
+    if (realpath(in, buf) == NULL || strlen(buf) >= cap) {
+        return 0;
+    }
+    memcpy(out, buf, strlen(buf) + 1);
+    return 1;
+}
+
+static int read_config(struct image_opts *o, const char *path, FILE *errs, const char *cmd)
+{
+    struct atv_buf b;
+    struct atv_err err;
+    int ok;
+    atv_buf_init(&b, 1u << 20);
+    atv_err_clear(&err);
+    ok = atv_buf_read_file(&b, path, &err) == ATV_OK &&
+         atv_vfy_params_parse(atv_buf_view(&b), &o->params, &err) == ATV_OK;
+    if (!ok) {
+        fprintf(errs, "atcr-verify%s%s: --config %s: %s\n", cmd[0] != '\0' ? " " : "", cmd, path,
+                err.msg);
+    }
+    atv_buf_cleanup(&b);
+    return ok;
+}
+
+static int read_password(struct image_opts *o, FILE *errs)
+{
+    size_t n = 0;
+    int c;
+    while ((c = getchar()) != EOF && c != '\n') {
+        if (n == CLI_MAX_PASSWORD) {
+            fprintf(errs, "atcr-verify: --password-stdin: over %u bytes\n", CLI_MAX_PASSWORD);
+            return 0;
+        }
+        o->password[n++] = (char)c;
+    }
+    if (n > 0 && o->password[n - 1] == '\r') {
+        n--;
+    }
+    o->password[n] = '\0';
+    return 1;
+}
+
+enum {
+    OPT_TRUSTED = 256,
+    OPT_POLICY,
+    OPT_PLC,
+    OPT_CACHE,
+    OPT_TTL,
+    OPT_TIMEOUT,
+    OPT_COLLECTION,
+    OPT_NO_HANDLE,
+    OPT_LOOPBACK,
+    OPT_CA,
+    OPT_CONFIG,
+    OPT_INSECURE,
+    OPT_DOCKER,
+    OPT_USER,
+    OPT_PWSTDIN,
+    OPT_OFFLINE,
+    OPT_BUNDLE,
+    OPT_HELP
+};
+
+static const struct option long_opts[] = {
+    {"trusted-did", required_argument, NULL, OPT_TRUSTED},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"plc", required_argument, NULL, OPT_PLC},
+    {"cache-dir", required_argument, NULL, OPT_CACHE},
+    {"did-cache-ttl", required_argument, NULL, OPT_TTL},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"collection", required_argument, NULL, OPT_COLLECTION},
+    {"no-verify-handle", no_argument, NULL, OPT_NO_HANDLE},
+    {"allow-loopback-http", no_argument, NULL, OPT_LOOPBACK},
+    {"ca-file", required_argument, NULL, OPT_CA},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"insecure-http", no_argument, NULL, OPT_INSECURE},
+    {"docker-config", required_argument, NULL, OPT_DOCKER},
+    {"username", required_argument, NULL, OPT_USER},
+    {"password-stdin", no_argument, NULL, OPT_PWSTDIN},
+    {"offline", no_argument, NULL, OPT_OFFLINE},
+    {"bundle", required_argument, NULL, OPT_BUNDLE},
+    {"output", required_argument, NULL, 'o'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* An integer flag given as text becomes a JSON integer, else stays a
+ * string so that the parameter parser names the wrong type. */
+static const char *num_json(const char *s)
+{
+    size_t i;
+    if (s[0] == '\0' || strlen(s) > 10) {
+        return NULL;
+    }
+    for (i = 0; s[i] != '\0'; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return NULL;
+        }
+    }
+    return s;
+}
+
+/* Parses argv; export: -o names the bundle file. Returns -1 to go on, else an exit code. */
+static int parse_opts(int argc, char **argv, const char *cmd, const char *help, int export_mode,
+                      struct image_opts *o, FILE *out, FILE *errs)
+{
+    char path[ATV_VFY_MAX_PATH + 1], cwd[ATV_VFY_MAX_PATH + 1];
+    const char *config = NULL;
+    int c, ok = 1;
+
+    optind = 1;
+    /* --config first, so that flags override it wherever they stand */
+    while ((c = getopt_long(argc, argv, "o:v", long_opts, NULL)) != -1) {
+        if (c == OPT_CONFIG) {
+            config = optarg;
+        } else if (c == OPT_HELP) {
+            fputs(help, out);
+            return ATV_CLI_OK;
+        } else if (c == '?') {
+            return usage(errs, cmd, "unknown option");
+        }
+    }
+    if (config != NULL && !read_config(o, config, errs, cmd)) {
+        return ATV_CLI_USAGE;
+    }
+    optind = 1;
+    while (ok && (c = getopt_long(argc, argv, "o:v", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_TRUSTED:
+            ok = add_list(o, "trustedDIDs", optarg, errs, cmd);
+            break;
+        case OPT_COLLECTION:
+            ok = add_list(o, "collections", optarg, errs, cmd);
+            break;
+        case OPT_POLICY:
+            if (!abs_path(optarg, path, sizeof path)) {
+                fprintf(errs, "atcr-verify: --policy %s: no such file\n", optarg);
+                return ATV_CLI_USAGE;
+            }
+            ok = set_str(o, "trustPolicy", path, errs, cmd);
+            break;
+        case OPT_CA:
+            if (!abs_path(optarg, path, sizeof path)) {
+                fprintf(errs, "atcr-verify: --ca-file %s: no such file\n", optarg);
+                return ATV_CLI_USAGE;
+            }
+            ok = set_str(o, "caFile", path, errs, cmd);
+            break;
+        case OPT_PLC:
+            ok = set_str(o, "plcDirectory", optarg, errs, cmd);
+            break;
+        case OPT_CACHE:
+            if (optarg[0] == '/') {
+                ok = set_str(o, "cacheDir", optarg, errs, cmd);
+            } else if (getcwd(cwd, sizeof cwd) != NULL &&
+                       snprintf(path, sizeof path, "%s/%s", cwd, optarg) < (int)sizeof path) {
+                ok = set_str(o, "cacheDir", path, errs, cmd);
+            } else {
+                ok = 0;
+            }
+            break;
+        case OPT_TTL:
+            ok = num_json(optarg) != NULL ? set_param(o, "didCacheTTL", optarg, errs, cmd)
+                                          : set_str(o, "didCacheTTL", optarg, errs, cmd);
+            break;
+        case OPT_TIMEOUT:
+            ok = num_json(optarg) != NULL ? set_param(o, "timeoutMs", optarg, errs, cmd)
+                                          : set_str(o, "timeoutMs", optarg, errs, cmd);
+            break;
+        case OPT_NO_HANDLE:
+            ok = set_param(o, "verifyHandle", "false", errs, cmd);
+            break;
+        case OPT_LOOPBACK:
+            ok = set_param(o, "allowLoopbackHTTP", "true", errs, cmd);
+            break;
+        case OPT_INSECURE:
+            o->store.use_http = 1;
+            break;
+        case OPT_DOCKER:
+            (void)snprintf(o->store.config_path, sizeof o->store.config_path, "%s", optarg);
+            break;
+        case OPT_USER:
+            o->store.username = optarg;
+            break;
+        case OPT_PWSTDIN:
+            o->password_stdin = 1;
+            break;
+        case OPT_OFFLINE:
+            o->offline = 1;
+            break;
+        case OPT_BUNDLE:
+            o->bundle_path = optarg;
+            break;
+        case 'o':
+            if (export_mode) {
+                o->bundle_path = optarg;
+            } else if (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0) {
+                o->json = strcmp(optarg, "json") == 0;
+            } else {
+                return usage(errs, cmd, "-o takes text or json");
+            }
+            break;
+        case 'v':
+            o->verbose++;
+            break;
+        case OPT_CONFIG:
+            break;
+        default:
+            return usage(errs, cmd, "unknown option");
+        }
+    }
+    if (!ok) {
+        return ATV_CLI_USAGE;
+    }
+    if (optind != argc - 1) {
+        return usage(errs, cmd, optind >= argc ? "IMAGE is required" : "one IMAGE only");
+    }
+    o->image = argv[optind];
+    if (o->offline && (o->bundle_path == NULL || export_mode)) {
+        return usage(errs, cmd, "--offline needs --bundle FILE");
+    }
+    if (!o->offline && o->bundle_path != NULL && !export_mode) {
+        return usage(errs, cmd, "--bundle is for --offline (or bundle export -o)");
+    }
+    if (export_mode && o->bundle_path == NULL) {
+        return usage(errs, cmd, "-o FILE is required");
+    }
+    if ((o->store.username != NULL) != (o->password_stdin != 0)) {
+        return usage(errs, cmd, "--username and --password-stdin go together");
+    }
+    if (o->password_stdin) {
+        if (!read_password(o, errs)) {
+            return ATV_CLI_USAGE;
+        }
+        o->store.password = o->password;
+    }
+    return -1;
+}
+
+static void opts_init(struct image_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    atv_vfy_params_init(&o->params);
+    atv_vfy_store_init(&o->store);
+}
+
+static void opts_cleanup(struct image_opts *o)
+{
+    atv_vfy_params_cleanup(&o->params);
+    /* the password was only ever needed for the registry client */
+    memset(o->password, 0, sizeof o->password);
+}
+
+static void base_request(struct image_opts *o, struct atv_vfy_request *rq,
+                         const struct atv_vfy_log *lg, const struct atv_vfy_bundle *offline,
+                         struct atv_vfy_bundle *record)
+{
+    memset(rq, 0, sizeof *rq);
+    rq->subject = o->image;
+    rq->params = &o->params;
+    rq->store = &o->store;
+    rq->now = (int64_t)time(NULL);
+    rq->log = lg;
+    rq->offline = offline;
+    rq->record = record;
+}
+
+/* ---- discover ------------------------------------------------------------------------ */
+
+static int print_found(const struct atv_vfy_found *f, int json, FILE *out)
+{
+    size_t i;
+    if (json) {
+        json_t *arr = json_array();
+        json_t *root = json_pack("{s:s, s:o}", "subject", f->subject_digest, "referrers", arr);
+        char *s;
+        for (i = 0; root != NULL && i < f->n; i++) {
+            json_t *d = json_pack("{s:s, s:s, s:I, s:s}", "digest", f->sigs[i].digest,
+                                  "mediaType", f->sigs[i].media_type, "size",
+                                  (json_int_t)f->sigs[i].size, "artifactType", ATV_ARTIFACT_TYPE);
+            if (d != NULL && f->sigs[i].did[0] != '\0') {
+                (void)json_object_set_new(d, "annotations",
+                                          json_pack("{s:s}", "io.atcr.atproto.did",
+                                                    f->sigs[i].did));
+            }
+            (void)json_array_append_new(arr, d);
+        }
+        s = root != NULL ? json_dumps(root, JSON_INDENT(2)) : NULL;
+        if (s != NULL) {
+            fprintf(out, "%s\n", s);
+        }
+        free(s);
+        json_decref(root);
+        return ATV_CLI_OK;
+    }
+    fprintf(out, "%s\n", f->subject_digest);
+    for (i = 0; i < f->n; i++) {
+        fprintf(out, "%s %s (%lld bytes)%s%s\n", i + 1 == f->n ? "└──" : "├──", f->sigs[i].digest,
+                (long long)f->sigs[i].size, f->sigs[i].did[0] != '\0' ? " signer claims " : "",
+                f->sigs[i].did);
+    }
+    if (f->n == 0) {
+        fprintf(out, "(no %s referrers)\n", ATV_ARTIFACT_TYPE);
+    }
+    return ATV_CLI_OK;
+}
+
+static int load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *errs)
+{
+    struct atv_err err;
+    atv_err_clear(&err);
+    *b = NULL;
+    if (!o->offline) {
+        return 1;
+    }
+    if (atv_vfy_bundle_load(o->bundle_path, b, &err) != ATV_OK) {
+        fprintf(errs, "atcr-verify: --bundle: %s\n", err.msg);
+        return 0;
+    }
+    return 1;
+}
+
+int atv_cli_discover(int argc, char **argv, FILE *out, FILE *errs)
+{
+    struct image_opts o;
+    struct atv_vfy_request rq;
+    struct atv_vfy_found *found = calloc(1, sizeof *found);
+    struct atv_vfy_bundle *bundle = NULL;
+    struct atv_vfy_log lg;
+    enum atv_vfy_reason reason;
+    struct atv_err err;
+    int code;
+
+    opts_init(&o);
+    if (found == NULL) {
+        return ATV_CLI_USAGE;
+    }
+    code = parse_opts(argc, argv, "discover", usage_discover, 0, &o, out, errs);
+    if (code >= 0 || !load_offline(&o, &bundle, errs)) {
+        code = code >= 0 ? code : ATV_CLI_USAGE;
+        goto out;
+    }
+    lg.f = errs;
+    lg.debug = o.verbose > 1;
+    lg.quiet = o.verbose == 0;
+    base_request(&o, &rq, &lg, bundle, NULL);
+    atv_err_clear(&err);
+    if (atv_vfy_discover(&rq, found, &reason, &err) != ATV_OK) {
+        fprintf(errs, "atcr-verify discover: %s: %s: %s\n", o.image, atv_vfy_reason_name(reason),
+                err.msg);
+        code = ATV_CLI_USAGE;
+        goto out;
+    }
+    code = print_found(found, o.json, out);
+out:
+    atv_vfy_bundle_free(bundle);
+    opts_cleanup(&o);
+    free(found);
+    return code;
+}
+
+/* ---- verify ----------------------------------------------------------------------------- */
+
+struct tally {
+    struct atv_policy_scope scope;
+    int scope_ok;       /* the policy loaded */
+    size_t n_valid;     /* distinct trusted DIDs with a valid, non-audit signature */
+    char dids[ATV_VFY_MAX_SIGS][ATV_MAX_DID + 1];
+};
+
+static void count_did(struct tally *t, const char *did)
+{
+    size_t i;
+    for (i = 0; i < t->n_valid; i++) {
+        if (strcmp(t->dids[i], did) == 0) {
+            return;
+        }
+    }
+    if (t->n_valid < ATV_VFY_MAX_SIGS) {
+        (void)snprintf(t->dids[t->n_valid++], sizeof t->dids[0], "%s", did);
+    }
+}
+
+static int use_colour(FILE *out)
+{
+    const char *nc = getenv("NO_COLOR");
+    return isatty(fileno(out)) && (nc == NULL || nc[0] == '\0');
+}
+
+static void print_line(FILE *out, const struct atv_vfy_result *r, const char *sig, int colour)
+{
+    const char *verdict = r->success ? (r->audit ? "AUDIT" : "PASS") : "FAIL";
+    const char *on = !colour ? "" : r->success ? (r->audit ? "\033[33m" : "\033[32m") : "\033[31m";
+    const char *off = colour ? "\033[0m" : "";
+
+    fprintf(out, "%s%-5s%s %s %s%s%s%s signed %s", on, verdict, off, sig,
+            r->did[0] != '\0' ? r->did : "(unknown signer)", r->handle[0] != '\0' ? " (" : "",
+            r->handle, r->handle[0] != '\0' ? ")" : "",
+            r->signed_at[0] != '\0' ? r->signed_at : "(unknown)");
+    if (!r->success || r->audit) {
+        fprintf(out, ": %s: %s", atv_vfy_reason_name(r->reason), r->message);
+    }
+    fputc('\n', out);
+}
+
+static json_t *result_json(const struct atv_vfy_result *r, const char *sig)
+{
+    struct atv_vfy_field f[ATV_VFY_MAX_FIELDS];
+    size_t n = atv_vfy_result_fields(r, f), i;
+    json_t *o = json_pack("{s:s, s:b, s:s}", "signatureManifest", sig, "isSuccess", r->success,
+                          "message", r->message);
+    for (i = 0; o != NULL && i < n; i++) {
+        (void)json_object_set_new(o, f[i].key,
+                                  f[i].is_bool ? json_boolean(f[i].b) : json_string(f[i].str));
+    }
+    return o;
+}
+
+static void load_scope(struct image_opts *o, struct tally *t, FILE *errs)
+{
+    struct atv_policy *p = NULL;
+    struct atv_err err;
+    atv_err_clear(&err);
+    memset(&t->scope, 0, sizeof t->scope);
+    if (o->params.trust_policy[0] != '\0'
+            ? atv_policy_load_file(o->params.trust_policy, &p, &err) == ATV_OK
+            : atv_policy_from_dids((const char *const *)o->params.trusted_dids,
+                                   o->params.n_trusted, &p, &err) == ATV_OK) {
+        atv_policy_scope_for(p, o->image, &t->scope);
+        t->scope_ok = 1;
+    } else {
+        fprintf(errs, "atcr-verify: trust policy: %s\n", err.msg);
+    }
+    atv_policy_free(p);
+}
+
+/* The verification shared by IMAGE and bundle export. Returns the exit code. */
+static int verify_image(struct image_opts *o, const struct atv_vfy_bundle *offline,
+                        struct atv_vfy_bundle *record, FILE *out, FILE *errs)
+{
+    struct atv_vfy_request rq;
+    struct atv_vfy_found *found = calloc(1, sizeof *found);
+    struct atv_vfy_result *res = calloc(1, sizeof *res);
+    struct tally *t = calloc(1, sizeof *t);
+    struct atv_vfy_log lg = {errs, o->verbose > 1, o->verbose == 0};
+    json_t *sigs = json_array(), *root = NULL;
+    enum atv_vfy_reason reason;
+    struct atv_err err;
+    char oldest[32] = "";
+    int64_t oldest_t = 0;
+    int code = ATV_CLI_USAGE, met, colour = !o->json && use_colour(out);
+    size_t i;
+
+    if (found == NULL || res == NULL || t == NULL || sigs == NULL) {
+        fprintf(errs, "atcr-verify: out of memory\n");
+        goto out;
+    }
+    if (o->params.trust_policy[0] != '\0' && o->params.has_trusted) {
+        usage(errs, "", "give --trusted-did or --policy, not both");
+        goto out;
+    }
+    load_scope(o, t, errs);
+    if (!t->scope_ok) {
+        goto out;
+    }
+    base_request(o, &rq, &lg, offline, record);
+    atv_err_clear(&err);
+    if (atv_vfy_discover(&rq, found, &reason, &err) != ATV_OK) {
+        fprintf(errs, "atcr-verify: %s: %s: %s\n", o->image, atv_vfy_reason_name(reason), err.msg);
+        goto out;
+    }
+    /* every signature is checked against the digest found once, not the tag again */
+    rq.subject_digest = found->subject_digest;
+    if (!o->json) {
+        fprintf(out, "%s\n  digest %s, %zu signature%s\n", o->image, found->subject_digest,
+                found->n, found->n == 1 ? "" : "s");
+    }
+    for (i = 0; i < found->n; i++) {
+        rq.sig_digest = found->sigs[i].digest;
+        rq.sig_size = found->sigs[i].size;
+        rq.sig_media_type = found->sigs[i].media_type;
+        atv_vfy_run(&rq, res);
+        if (res->success && !res->audit) {
+            count_did(t, res->did);
+        }
+        if (res->evidence_time > 0 && (oldest_t == 0 || res->evidence_time < oldest_t)) {
+            oldest_t = res->evidence_time;
+            memcpy(oldest, res->evidence_at, sizeof oldest);
+        }
+        if (o->json) {
+            (void)json_array_append_new(sigs, result_json(res, found->sigs[i].digest));
+        } else {
+            fputs("  ", out);
+            print_line(out, res, found->sigs[i].digest, colour);
+        }
+    }
+    met = t->scope.matched && t->n_valid >= t->scope.min_signatures;
+    if (!met && t->scope.matched &&
+        (t->scope.action == ATV_POLICY_AUDIT || !t->scope.require_signature)) {
+        fprintf(errs, "warn: policy %s is not met (%zu of %u), but %s\n", t->scope.name,
+                t->n_valid, t->scope.min_signatures,
+                t->scope.action == ATV_POLICY_AUDIT ? "it only audits" : "it requires no signature");
+        code = ATV_CLI_OK;
+    } else {
+        code = met ? ATV_CLI_OK : ATV_CLI_REJECT;
+    }
+    if (o->json) {
+        root = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:b, s:O}", "image", o->image,
+                         "subjectDigest", found->subject_digest, "policy", t->scope.name,
+                         "action", t->scope.action == ATV_POLICY_AUDIT ? "audit" : "enforce",
+                         "minSignatures", (int)t->scope.min_signatures, "verifiedSigners",
+                         (int)t->n_valid, "policyMet", met, "signatures", sigs);
+        if (root != NULL && oldest[0] != '\0') {
+            (void)json_object_set_new(root, "evidenceFetchedAt", json_string(oldest));
+            (void)json_object_set_new(root, "evidenceAgeSeconds",
+                                      json_integer((json_int_t)(rq.now - oldest_t)));
+        }
+        if (root != NULL) {
+            char *s = json_dumps(root, JSON_INDENT(2));
+            if (s != NULL) {
+                fprintf(out, "%s\n", s);
+            }
+            free(s);
+        }
+    } else {
+        if (!t->scope.matched) {
+            fprintf(out, "  no policy applies to %s: nothing is trusted\n", o->image);
+        } else {
+            fprintf(out, "  policy %s (%s): %zu of %u required signer%s: %s\n", t->scope.name,
+                    t->scope.action == ATV_POLICY_AUDIT ? "audit" : "enforce", t->n_valid,
+                    t->scope.min_signatures, t->scope.min_signatures == 1 ? "" : "s",
+                    met ? "met" : "NOT met");
+        }
+        if (oldest[0] != '\0') {
+            long long age = (long long)(rq.now - oldest_t);
+            fprintf(out, "  offline: evidence fetched at %s (%lld minute%s ago)\n", oldest,
+                    age / 60, age / 60 == 1 ? "" : "s");
+        }
+    }
+out:
+    json_decref(root);
+    json_decref(sigs);
+    free(found);
+    free(res);
+    free(t);
+    return code;
+}
+
+int atv_cli_image(int argc, char **argv, FILE *out, FILE *errs)
+{
+    struct image_opts o;
+    struct atv_vfy_bundle *bundle = NULL;
+    int code;
+
+    opts_init(&o);
+    code = parse_opts(argc, argv, "", usage_image, 0, &o, out, errs);
+    if (code < 0) {
+        code = load_offline(&o, &bundle, errs) ? verify_image(&o, bundle, NULL, out, errs)
+                                               : ATV_CLI_USAGE;
+    }
+    atv_vfy_bundle_free(bundle);
+    opts_cleanup(&o);
+    return code;
+}
+
+int atv_cli_bundle(int argc, char **argv, FILE *out, FILE *errs)
+{
+    struct image_opts o;
+    struct atv_vfy_bundle *bundle = NULL;
+    struct atv_err err;
+    int code;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage_bundle, argc < 2 ? errs : out);
+        return argc < 2 ? ATV_CLI_USAGE : ATV_CLI_OK;
+    }
+    if (strcmp(argv[1], "export") != 0) {
+        return usage(errs, "bundle", "the only subcommand is export");
+    }
+    opts_init(&o);
+    atv_err_clear(&err);
+    code = parse_opts(argc - 1, argv + 1, "bundle export", usage_bundle, 1, &o, out, errs);
+    if (code >= 0) {
+        goto out;
+    }
+    if (atv_vfy_bundle_new(&bundle, &err) != ATV_OK) {
+        code = ATV_CLI_USAGE;
+        goto out;
+    }
+    code = verify_image(&o, NULL, bundle, out, errs);
+    if (code == ATV_CLI_USAGE) {
+        goto out;
+    }
+    if (atv_vfy_bundle_save(bundle, o.bundle_path, (int64_t)time(NULL), &err) != ATV_OK) {
+        fprintf(errs, "atcr-verify bundle export: %s\n", err.msg);
+        code = ATV_CLI_USAGE;
+        goto out;
+    }
+    fprintf(errs, "info: wrote %s (%zu entries)\n", o.bundle_path, atv_vfy_bundle_count(bundle));
+out:
+    atv_vfy_bundle_free(bundle);
+    opts_cleanup(&o);
+    return code;
+}

@@ -1,0 +1,400 @@
+/* verify/source.c: the bytes of a verification, live or from a bundle.
+ *
+ * Live answers are recorded into req->record when it is set, under the keys
+ * verify.h documents, so an exported bundle replays exactly this pass.
+ * Offline, nothing here opens a socket: the HTTP sessions are never created. */
+#include "verify/verify_internal.h"
+
+#include "common/cache.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Time kept back from the HTTP deadline for the work after the last byte
+ * (proof check, output), so the verdict still arrives inside timeoutMs. */
+#define VSRC_DEADLINE_MARGIN_MS 100u
+
+static int offline(const struct vsrc *s)
+{
+    return s->req->offline != NULL;
+}
+
+static void note_age(struct vsrc *s, int64_t at)
+{
+    if (s->oldest == 0 || at < s->oldest) {
+        s->oldest = at;
+    }
+}
+
+/* Records a live answer; a failure to record is logged, never fatal to the verdict. */
+static void keep(struct vsrc *s, enum atv_vfy_ev kind, const char *key, long status,
+                 struct atv_bytes data)
+{
+    struct atv_err err;
+    if (s->req->record == NULL) {
+        return;
+    }
+    atv_err_clear(&err);
+    if (atv_vfy_bundle_put(s->req->record, kind, key, status, data, s->req->now, &err) != ATV_OK) {
+        atv_vfy_logf(s->req->log, ATV_VFY_WARN, "atproto: bundle: %s", err.msg);
+    }
+}
+
+/* From the bundle into body, which must be empty; an entry must exist. */
+static enum atv_status from_bundle(struct vsrc *s, enum atv_vfy_ev kind, const char *key,
+                                   long *status, struct atv_buf *body, struct atv_err *err)
+{
+    struct atv_bytes data;
+    int64_t at = 0;
+    enum atv_status rc = atv_vfy_bundle_get(s->req->offline, kind, key, status, &data, &at, err);
+    if (rc == ATV_OK) {
+        note_age(s, at);
+        rc = atv_buf_append(body, data.ptr, data.len, err);
+    }
+    return rc;
+}
+
+enum atv_status vsrc_open(struct vsrc *s, const struct atv_vfy_request *req, struct atv_err *err)
+{
+    const struct atv_vfy_params *p = req->params;
+    struct atv_http_opts o;
+    struct atv_ref_creds creds;
+    enum atv_status rc;
+    uint32_t t = p->timeout_ms > 2 * VSRC_DEADLINE_MARGIN_MS
+                     ? p->timeout_ms - VSRC_DEADLINE_MARGIN_MS
+                     : p->timeout_ms;
+
+    memset(s, 0, sizeof *s);
+    s->req = req;
+    rc = atv_ref_image_parse(req->subject, &s->img, err);
+    if (rc != ATV_OK) {
+        atv_err_prefix(err, "subject reference");
+        return ATV_E_PARSE;
+    }
+    if (offline(s)) {
+        return ATV_OK;
+    }
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = t;
+    o.ca_file = p->ca_file[0] != '\0' ? p->ca_file : NULL;
+    o.allow_http = req->store->use_http;
+    o.allow_loopback_http = p->allow_loopback_http;
+    rc = atv_http_new(&o, &s->reg_h, err);
+    if (rc != ATV_OK) {
+        return rc;
+    }
+    o.allow_http = 0; /* useHttp is the registry's, never the PLC's or the PDS's */
+    rc = atv_http_new(&o, &s->id_h, err);
+    if (rc != ATV_OK) {
+        return rc;
+    }
+    memset(&creds, 0, sizeof creds);
+    if (req->store->username != NULL) {
+        if (strlen(req->store->username) > ATV_REF_MAX_CRED ||
+            (req->store->password != NULL && strlen(req->store->password) > ATV_REF_MAX_CRED)) {
+            return atv_err_set(err, ATV_E_LIMIT, "registry credentials: over %u bytes",
+                               ATV_REF_MAX_CRED);
+        }
+        (void)snprintf(creds.username, sizeof creds.username, "%s", req->store->username);
+        (void)snprintf(creds.password, sizeof creds.password, "%s",
+                       req->store->password != NULL ? req->store->password : "");
+    } else if (atv_ref_creds_load(req->store->auth_provider, req->store->config_path, s->img.registry,
+                           &creds, err) != ATV_OK) {
+        /* Ratify logs a provider error and goes on anonymously; so do we */
+        atv_vfy_logf(req->log, ATV_VFY_WARN,
+                     "atproto: registry credentials: %s; using anonymous access", err->msg);
+        atv_ref_creds_wipe(&creds);
+        memset(&creds, 0, sizeof creds);
+        atv_err_clear(err);
+    }
+    if (creds.warning[0] != '\0') {
+        atv_vfy_logf(req->log, ATV_VFY_WARN, "atproto: %s", creds.warning);
+    }
+    rc = atv_ref_client_new(atv_ref_transport_http(s->reg_h), &s->img, req->store->use_http,
+                            &creds, &s->client, err);
+    atv_ref_creds_wipe(&creds);
+    return rc;
+}
+
+void vsrc_close(struct vsrc *s)
+{
+    atv_ref_client_free(s->client);
+    atv_http_free(s->reg_h);
+    atv_http_free(s->id_h);
+    s->client = NULL;
+    s->reg_h = NULL;
+    s->id_h = NULL;
+}
+
+int vsrc_timed_out(const struct vsrc *s)
+{
+    return (s->reg_h != NULL && atv_http_remaining_ms(s->reg_h) == 0) ||
+           (s->id_h != NULL && atv_http_remaining_ms(s->id_h) == 0);
+}
+
+/* ---- registry ---------------------------------------------------------------------- */
+
+enum atv_status vsrc_tag(struct vsrc *s, char digest[72], struct atv_err *err)
+{
+    char key[ATV_REF_MAX_HOST + ATV_REF_MAX_NAME + ATV_REF_MAX_TAG + 4];
+    enum atv_status rc;
+
+    (void)snprintf(key, sizeof key, "%s/%s:%s", s->img.registry, s->img.repository, s->img.tag);
+    digest[0] = '\0';
+    if (offline(s)) {
+        struct atv_buf b;
+        atv_buf_init(&b, 71);
+        rc = from_bundle(s, ATV_VFY_EV_TAG, key, NULL, &b, err);
+        if (rc == ATV_OK) {
+            rc = atv_buf_terminate(&b, err);
+        }
+        if (rc == ATV_OK) {
+            rc = atv_ref_digest_check((const char *)b.ptr, err);
+        }
+        if (rc == ATV_OK) {
+            memcpy(digest, b.ptr, b.len + 1);
+        }
+        atv_buf_cleanup(&b);
+        return rc;
+    }
+    rc = atv_ref_tag_resolve(s->client, s->img.tag, digest, err);
+    if (rc == ATV_OK) {
+        keep(s, ATV_VFY_EV_TAG, key, 200, atv_bytes_str(digest));
+    }
+    return rc;
+}
+
+/* Ratify's local ORAS cache (read only; every entry re-hashed by the reader). */
+static int oras_cache(struct vsrc *s, const char *digest, int64_t size, struct atv_buf *body)
+{
+    const struct atv_vfy_store *st = s->req->store;
+    char dflt[ATV_VFY_MAX_PATH + 1];
+    const char *dir = st->local_cache_path;
+    const char *home = getenv("HOME");
+    struct atv_err e2;
+    int w;
+
+    if (dir[0] == '\0' && home != NULL && home[0] == '/') {
+        /* Ratify's default localCachePath (ratify-protocol.md section 3.3) */
+        w = snprintf(dflt, sizeof dflt, "%s/.ratify/local_oras_cache", home);
+        dir = (w > 0 && (size_t)w < sizeof dflt) ? dflt : "";
+    }
+    if (dir[0] == '\0') {
+        return 0;
+    }
+    atv_err_clear(&e2);
+    if (atv_ref_cache_read(dir, digest, body->max, body, &e2) == ATV_OK &&
+        (size < 0 || (uint64_t)size == body->len)) {
+        atv_vfy_logf(s->req->log, ATV_VFY_DEBUG, "atproto: %s read from the local cache", digest);
+        return 1;
+    }
+    body->len = 0;
+    return 0;
+}
+
+static enum atv_status by_digest(struct vsrc *s, enum atv_vfy_ev kind, const char *digest,
+                                 int64_t size, struct atv_buf *body, char *ctype, size_t cap,
+                                 struct atv_err *err)
+{
+    enum atv_status rc;
+
+    if (ctype != NULL && cap > 0) {
+        ctype[0] = '\0';
+    }
+    if (offline(s)) {
+        rc = atv_ref_digest_check(digest, err);
+        if (rc == ATV_OK) {
+            rc = from_bundle(s, kind, digest, NULL, body, err);
+        }
+        /* the bundle's word is not enough: hash it as if a registry had sent it */
+        if (rc == ATV_OK) {
+            rc = atv_ref_digest_verify(digest, atv_buf_view(body), err);
+        }
+        if (rc == ATV_OK && size >= 0 && (uint64_t)size != body->len) {
+            rc = atv_err_setr(err, ATV_E_VERIFY, "digest_mismatch",
+                              "%s: %zu bytes, the descriptor says %lld", digest, body->len,
+                              (long long)size);
+        }
+        if (rc != ATV_OK) {
+            body->len = 0;
+        }
+        return rc;
+    }
+    if (oras_cache(s, digest, size, body)) {
+        rc = ATV_OK;
+    } else if (kind == ATV_VFY_EV_MANIFEST) {
+        rc = atv_ref_manifest_get(s->client, digest, size, body, ctype, cap, err);
+    } else {
+        rc = atv_ref_blob_get(s->client, digest, size, body, err);
+    }
+    if (rc == ATV_OK) {
+        keep(s, kind, digest, 200, atv_buf_view(body));
+    }
+    return rc;
+}
+
+enum atv_status vsrc_manifest(struct vsrc *s, const char *digest, int64_t size,
+                              struct atv_buf *body, char *ctype, size_t cap, struct atv_err *err)
+{
+    return by_digest(s, ATV_VFY_EV_MANIFEST, digest, size, body, ctype, cap, err);
+}
+
+enum atv_status vsrc_blob(struct vsrc *s, const char *digest, int64_t size, struct atv_buf *body,
+                          struct atv_err *err)
+{
+    return by_digest(s, ATV_VFY_EV_BLOB, digest, size, body, NULL, 0, err);
+}
+
+/* The listing as an OCI index, for the bundle (our own bytes: the answer
+ * may have come from the referrers API or from the tag schema). */
+static void keep_referrers(struct vsrc *s, const char *key, const struct atv_ref_index *ix)
+{
+    json_t *root = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType",
+                             ATV_REF_MT_OCI_INDEX, "manifests");
+    json_t *arr = json_object_get(root, "manifests");
+    char *text = NULL;
+    size_t i;
+
+    for (i = 0; root != NULL && i < ix->n; i++) {
+        const struct atv_ref_desc *d = &ix->manifests[i];
+        json_t *o = json_pack("{s:s, s:s, s:I}", "mediaType", d->media_type, "digest", d->digest,
+                              "size", (json_int_t)d->size);
+        if (o != NULL && d->artifact_type[0] != '\0') {
+            (void)json_object_set_new(o, "artifactType", json_string(d->artifact_type));
+        }
+        if (o != NULL && d->ann_did != NULL) {
+            (void)json_object_set_new(o, "annotations",
+                                      json_pack("{s:s}", ATV_REF_ANN_DID, d->ann_did));
+        }
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
+            json_decref(root);
+            root = NULL;
+        }
+    }
+    text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+    if (text != NULL) {
+        keep(s, ATV_VFY_EV_REFERRERS, key, 200, atv_bytes_str(text));
+    }
+    free(text);
+    json_decref(root);
+}
+
+enum atv_status vsrc_referrers(struct vsrc *s, const char *subject_digest,
+                               struct atv_ref_index *ix, struct atv_err *err)
+{
+    char key[ATV_REF_MAX_HOST + ATV_REF_MAX_NAME + 80];
+    enum atv_status rc;
+
+    (void)snprintf(key, sizeof key, "%s/%s@%s", s->img.registry, s->img.repository,
+                   subject_digest);
+    memset(ix, 0, sizeof *ix);
+    if (offline(s)) {
+        struct atv_buf b;
+        atv_buf_init(&b, ATV_REF_MAX_MANIFEST);
+        rc = from_bundle(s, ATV_VFY_EV_REFERRERS, key, NULL, &b, err);
+        if (rc == ATV_OK) {
+            rc = atv_ref_index_parse(atv_buf_view(&b), ix, err);
+        }
+        atv_buf_cleanup(&b);
+        return rc;
+    }
+    rc = atv_ref_referrers_list(s->client, subject_digest, ATV_ARTIFACT_TYPE, ix, err);
+    if (rc == ATV_OK) {
+        keep_referrers(s, key, ix);
+    }
+    return rc;
+}
+
+/* ---- identity ------------------------------------------------------------------------- */
+
+enum atv_status vsrc_diddoc(struct vsrc *s, const char *did, struct atv_diddoc *doc,
+                            struct atv_err *err)
+{
+    const struct atv_vfy_params *p = s->req->params;
+    struct atv_fetcher f;
+    struct atv_buf text;
+    char key[ATV_MAX_URL + ATV_MAX_DID + 2];
+    enum atv_status rc = ATV_E_NOT_FOUND;
+    int have = 0;
+
+    atv_buf_init(&text, ATV_MAX_DIDDOC + 1);
+    if (offline(s)) {
+        rc = from_bundle(s, ATV_VFY_EV_DIDDOC, did, NULL, &text, err);
+        if (rc == ATV_OK) {
+            rc = atv_atp_diddoc_parse(atv_buf_view(&text), did, doc, err);
+        }
+        goto out;
+    }
+    /* the directory is part of the key: two directories may disagree */
+    (void)snprintf(key, sizeof key, "%s %s", p->plc, did);
+    if (p->did_cache_ttl_s > 0 &&
+        atv_cache_get(p->cache_dir, key, p->did_cache_ttl_s, &text, NULL, err) == ATV_OK) {
+        struct atv_err e2;
+        atv_err_clear(&e2);
+        if (atv_atp_diddoc_parse(atv_buf_view(&text), did, doc, &e2) == ATV_OK) {
+            have = 1;
+            atv_vfy_logf(s->req->log, ATV_VFY_DEBUG, "atproto: %s from the DID cache", did);
+        } else {
+            atv_vfy_logf(s->req->log, ATV_VFY_WARN,
+                         "atproto: ignoring a bad DID cache entry for %s: %s", did, e2.msg);
+            text.len = 0;
+        }
+    }
+    atv_err_clear(err);
+    if (!have) {
+        text.len = 0;
+        f = atv_http_fetcher(s->id_h);
+        rc = atv_atp_did_resolve(&f, p->plc, did, &text, doc, err);
+        if (rc != ATV_OK) {
+            goto out;
+        }
+        if (p->did_cache_ttl_s > 0) {
+            struct atv_err e2;
+            atv_err_clear(&e2);
+            if (atv_cache_put(p->cache_dir, key, atv_buf_view(&text), &e2) != ATV_OK) {
+                atv_vfy_logf(s->req->log, ATV_VFY_WARN, "atproto: DID cache: %s", e2.msg);
+            }
+        }
+    }
+    rc = ATV_OK;
+    keep(s, ATV_VFY_EV_DIDDOC, did, 200, atv_buf_view(&text));
+out:
+    atv_buf_cleanup(&text);
+    return rc;
+}
+
+enum atv_status vsrc_record(struct vsrc *s, const char *pds, const struct atv_record_uri *uri,
+                            long *status, struct atv_buf *body, struct atv_err *err)
+{
+    char key[ATV_MAX_ATURI + 1], url[ATV_MAX_URL + 1];
+    struct atv_fetcher f;
+    enum atv_status rc;
+
+    (void)snprintf(key, sizeof key, "at://%s/%s/%s", uri->did, uri->collection, uri->rkey);
+    *status = 0;
+    if (offline(s)) {
+        return from_bundle(s, ATV_VFY_EV_RECORD, key, status, body, err);
+    }
+    rc = atv_atp_getrecord_url(pds, uri->did, uri->collection, uri->rkey, url, sizeof url, err);
+    if (rc != ATV_OK) {
+        return rc;
+    }
+    f = atv_http_fetcher(s->id_h);
+    rc = f.get(f.ctx, url, ATV_MAX_CAR, status, body, err);
+    if (rc == ATV_OK) {
+        keep(s, ATV_VFY_EV_RECORD, key, *status, atv_buf_view(body));
+    }
+    return rc;
+}
+
+enum atv_status vsrc_handle(struct vsrc *s, const struct atv_diddoc *doc, struct atv_err *err)
+{
+    struct atv_fetcher f;
+    if (offline(s)) {
+        return atv_err_setr(err, ATV_E_UNSUPPORTED, "offline",
+                            "offline: a handle cannot be confirmed without the network");
+    }
+    f = atv_http_fetcher(s->id_h);
+    return atv_atp_handle_verify(&f, doc, err);
+}

@@ -1,0 +1,51 @@
+/* verify/verify_internal.h: where a verification's bytes come from (source.c).
+ * Live: the registry, the PLC/did:web host and the PDS over common/http, the
+ * DID-document cache and Ratify's ORAS cache, optionally recording every
+ * answer into a bundle. Offline: the bundle only, and no socket is opened.
+ * The checks themselves stay in verify.c. Never included outside verify/. */
+#ifndef ATV_VERIFY_VERIFY_INTERNAL_H
+#define ATV_VERIFY_VERIFY_INTERNAL_H
+
+#include "atproto/atproto.h"
+#include "common/http.h"
+#include "referrer/referrer.h"
+#include "verify/verify.h"
+
+struct vsrc {
+    const struct atv_vfy_request *req;
+    struct atv_ref_image img;
+    struct atv_http *reg_h;        /* registry: plain http only with the store's useHttp */
+    struct atv_http *id_h;         /* PLC, did:web, PDS, handles */
+    struct atv_ref_client *client;
+    int64_t oldest;                /* offline: fetchedAt of the oldest evidence used, 0 none */
+};
+
+/* Parses req->subject and, live, opens the HTTP sessions and the registry
+ * client (credentials as Ratify's store finds them). ATV_E_PARSE: the
+ * subject is not a reference. Close with vsrc_close even on failure. */
+ATV_MUST_USE enum atv_status vsrc_open(struct vsrc *s, const struct atv_vfy_request *req,
+                                       struct atv_err *err);
+void vsrc_close(struct vsrc *s);
+/* 1 when a live deadline has passed (a transport error is then a timeout). */
+int vsrc_timed_out(const struct vsrc *s);
+
+ATV_MUST_USE enum atv_status vsrc_tag(struct vsrc *s, char digest[72], struct atv_err *err);
+ATV_MUST_USE enum atv_status vsrc_manifest(struct vsrc *s, const char *digest, int64_t size,
+                                           struct atv_buf *body, char *ctype, size_t cap,
+                                           struct atv_err *err);
+ATV_MUST_USE enum atv_status vsrc_blob(struct vsrc *s, const char *digest, int64_t size,
+                                       struct atv_buf *body, struct atv_err *err);
+ATV_MUST_USE enum atv_status vsrc_referrers(struct vsrc *s, const char *subject_digest,
+                                            struct atv_ref_index *ix, struct atv_err *err);
+/* The DID document: live from the cache when fresh, else resolved (and cached). */
+ATV_MUST_USE enum atv_status vsrc_diddoc(struct vsrc *s, const char *did, struct atv_diddoc *doc,
+                                         struct atv_err *err);
+/* The getRecord answer for uri from pds: *status and the body. */
+ATV_MUST_USE enum atv_status vsrc_record(struct vsrc *s, const char *pds,
+                                         const struct atv_record_uri *uri, long *status,
+                                         struct atv_buf *body, struct atv_err *err);
+/* Bidirectional handle check; offline: ATV_E_UNSUPPORTED (reason "offline"). */
+ATV_MUST_USE enum atv_status vsrc_handle(struct vsrc *s, const struct atv_diddoc *doc,
+                                         struct atv_err *err);
+
+#endif
