@@ -126,6 +126,8 @@ const ACCOUNTS = {
 
 // record: 'own' (digest = the image's), 'other' (rkey of the image, digest of `otherImage`),
 // 'absent' (the signer's repository has no such record; its CAR proves absence), null (no PDS step).
+// An image with `sigs` has one signature per entry (each entry: signer, record, blob as above);
+// the others have exactly one, described by the image's own signer/record/blob fields.
 const IMAGES = [
   { name: 'good', signer: 'alice', record: 'own', what: 'signed by alice (K-256); verifies' },
   { name: 'bob', signer: 'bob', record: 'own', what: 'signed by bob (P-256); verifies' },
@@ -139,7 +141,36 @@ const IMAGES = [
   { name: 'badartifact', signer: 'alice', record: 'own', blob: 'version2', what: 'signature blob has version "2.0"' },
   { name: 'wrongsubject', signer: 'alice', record: 'own', blob: 'subject:bob', what: "signature blob's subject.digest is image bob's (the manifest's subject is right)" },
   { name: 'otherpds', signer: 'alice', record: 'own', blob: 'claims', what: 'signature blob claims pdsEndpoint https://evil.example.com and a wrong key; only claims, so it verifies' },
+  {
+    name: 'multi',
+    sigs: [
+      { signer: 'alice', record: 'own' },
+      { signer: 'bob', record: 'own' },
+    ],
+    what: 'signed by alice (K-256) and by bob (P-256): two signature manifests, both verify',
+  },
+  {
+    name: 'multibad',
+    sigs: [
+      { signer: 'alice', record: 'own' },
+      { signer: 'mallory', record: 'own' },
+    ],
+    what: "signed by alice (verifies) and by mallory (as badsig: her repository key M1 is not her DID document's M2)",
+  },
 ]
+
+// The signatures of an image. `file` is the prefix of the registry files of one signature:
+// NAME for a singly signed image (NAME.blob.json, NAME.sig.json), NAME.SIGNER when there are
+// several; `label` names the signature in messages and in the README.
+function sigsOf(def) {
+  const list = def.sigs ?? [{ signer: def.signer, record: def.record, blob: def.blob, otherImage: def.otherImage }]
+  const multi = list.length > 1
+  return list.map((s) => ({
+    ...s,
+    file: multi ? `${def.name}.${s.signer}` : def.name,
+    label: multi ? `${def.name} (${s.signer})` : def.name,
+  }))
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -257,7 +288,7 @@ async function makeImage(name) {
   return { layer, config, manifest }
 }
 
-function signatureBlob(img, acct, images, accounts, commitCid) {
+function signatureBlob(img, sd, acct, images, accounts, commitCid) {
   const rkey = img.manifest.digest.slice('sha256:'.length)
   const blob = {
     $type: 'io.atcr.atproto.signature',
@@ -277,11 +308,11 @@ function signatureBlob(img, acct, images, accounts, commitCid) {
       publicKeyMultibase: acct.publicKeyMultibase,
     },
   }
-  if (img.def.blob === 'version2') blob.version = '2.0'
-  if (img.def.blob?.startsWith('subject:')) {
-    blob.subject.digest = images[img.def.blob.slice('subject:'.length)].manifest.digest
+  if (sd.blob === 'version2') blob.version = '2.0'
+  if (sd.blob?.startsWith('subject:')) {
+    blob.subject.digest = images[sd.blob.slice('subject:'.length)].manifest.digest
   }
-  if (img.def.blob === 'claims') {
+  if (sd.blob === 'claims') {
     blob.atproto.pdsEndpoint = EVIL_PDS
     blob.signature.publicKeyMultibase = accounts.claimedKey
   }
@@ -348,10 +379,16 @@ function samples(fx, accounts) {
     RATIFY_VERIFIER_SUBJECT: subject,
     RATIFY_VERIFIER_VERSION: '1.0.0',
   })
-  const refDesc = (name) => ({
+  // the signature of image NAME by SIGNER (default: its first, for most images its only one)
+  const sigOf = (name, signer) => {
+    const sg = signer ? img[name].signatures.find((x) => x.signer === signer) : img[name].signatures[0]
+    assert(sg, `image ${name} has a signature by ${signer}`)
+    return sg
+  }
+  const refDesc = (name, signer) => ({
     mediaType: OCI_MANIFEST,
-    digest: img[name].signature.manifestDigest,
-    size: img[name].signature.manifestSize,
+    digest: sigOf(name, signer).manifestDigest,
+    size: sigOf(name, signer).manifestSize,
     artifactType: SIG_TYPE,
   })
   const config = (extra) =>
@@ -365,30 +402,35 @@ function samples(fx, accounts) {
       ...extra,
     })
   const storeConfig = { version: '1.0.0', pluginBinDirs: null, store: { name: 'oras', useHttp: true } }
-  const stdin = (name, extra) => ({ config: config(extra), storeConfig, referenceDesc: refDesc(name) })
+  const stdin = (name, extra, signer) => ({ config: config(extra), storeConfig, referenceDesc: refDesc(name, signer) })
   const trusted = (...who) => ({ trustedDIDs: who.map((w) => accounts[w].did) })
   const policyPath = (file) => `${PH.fixture}/../policies/${file}`
 
   // what a successful verdict must report, from the fixture's facts
-  const successExt = (name, policy) => {
-    const i = img[name]
-    const a = accounts[i.signer]
+  const successExt = (name, policy, signer) => {
+    const sg = sigOf(name, signer)
+    const a = accounts[sg.signer]
     return {
       did: a.did,
       pds: PH.pds,
-      recordUri: i.recordUri,
-      recordCid: i.record.cid,
-      commitCid: i.commit.cid,
-      commitRev: i.commit.rev,
+      recordUri: sg.recordUri,
+      recordCid: sg.record.cid,
+      commitCid: sg.commit.cid,
+      commitRev: sg.commit.rev,
       keyId: `${a.did}#atproto`,
       keyType: CURVES[a.curve].keyType,
-      subjectDigest: i.digest,
-      signatureDigest: i.signature.blobDigest,
+      subjectDigest: img[name].digest,
+      signatureDigest: sg.blobDigest,
       signedAt: SIGNED_AT,
       policy,
     }
   }
-  const ok = (name, policy) => ({ exitCode: 0, isSuccess: true, extensions: successExt(name, policy), absent: ['handle'] })
+  const ok = (name, policy, signer) => ({
+    exitCode: 0,
+    isSuccess: true,
+    extensions: successExt(name, policy, signer),
+    absent: ['handle'],
+  })
   const fail = (reason, ext = {}, more = {}) => ({
     exitCode: 0,
     isSuccess: false,
@@ -396,7 +438,7 @@ function samples(fx, accounts) {
     extensions: { reason, ...ext },
     ...more,
   })
-  const didOf = (name) => ({ did: accounts[img[name].signer].did })
+  const didOf = (name, signer) => ({ did: accounts[sigOf(name, signer).signer].did })
 
   const s = {}
   s['success-k256'] = {
@@ -543,6 +585,38 @@ function samples(fx, accounts) {
     stdin: stdin('stall', { ...trusted('stall'), timeoutMs: 800 }),
     expect: fail('TIMEOUT', didOf('stall')),
   }
+  // images with two signature manifests: Ratify runs the plugin once per referrer, so each
+  // signature is its own request, decided on its own
+  s['success-multi-k256'] = {
+    description: "Image multi, signed by alice and by bob: alice's signature manifest, trusted by trustedDIDs: verified.",
+    env: env(subjectOf('multi')),
+    stdin: stdin('multi', trusted('alice'), 'alice'),
+    expect: ok('multi', 'trustedDIDs', 'alice'),
+  }
+  s['success-multi-p256'] = {
+    description: "Image multi, signed by alice and by bob: bob's signature manifest, trusted by trustedDIDs: verified.",
+    env: env(subjectOf('multi')),
+    stdin: stdin('multi', trusted('bob'), 'bob'),
+    expect: ok('multi', 'trustedDIDs', 'bob'),
+  }
+  s['multi-untrusted-cosigner'] = {
+    description: "Image multi: bob's signature manifest is valid, but trustedDIDs lists only alice (the other signer).",
+    env: env(subjectOf('multi')),
+    stdin: stdin('multi', trusted('alice'), 'bob'),
+    expect: fail('UNTRUSTED_SIGNER', didOf('multi', 'bob'), { messageContains: accounts.bob.did }),
+  }
+  s['success-multibad-good-half'] = {
+    description: "Image multibad: alice's signature manifest verifies although mallory's, next to it, is bad.",
+    env: env(subjectOf('multibad')),
+    stdin: stdin('multibad', trusted('alice', 'mallory'), 'alice'),
+    expect: ok('multibad', 'trustedDIDs', 'alice'),
+  }
+  s['multibad-signature-invalid'] = {
+    description: "Image multibad: mallory's signature manifest; her commit is signed by a key her DID document does not list.",
+    env: env(subjectOf('multibad')),
+    stdin: stdin('multibad', trusted('alice', 'mallory'), 'mallory'),
+    expect: fail('SIGNATURE_INVALID', didOf('multibad', 'mallory')),
+  }
   // protocol errors: exit 1 with {"code": N, "msg": ...}
   {
     const e = env(subjectOf('good'))
@@ -620,7 +694,7 @@ policies:
 // README
 // ---------------------------------------------------------------------------------------------
 
-function readme(fx, sampleDefs) {
+function readme(fx, sampleDefs, checked) {
   const acctRows = Object.values(fx.accounts)
     .map(
       (a) =>
@@ -630,8 +704,12 @@ function readme(fx, sampleDefs) {
     )
     .join('\n')
   const imgRows = Object.entries(fx.images)
-    .map(([n, i]) => `| ${n} | \`${i.digest.slice(0, 19)}…\` | ${i.signer} | ${i.what} |`)
+    .map(([n, i]) => `| ${n} | \`${i.digest.slice(0, 19)}…\` | ${i.signers.join(', ')} | ${i.what} |`)
     .join('\n')
+  const multiNames = Object.entries(fx.images)
+    .filter(([, i]) => i.signatures.length > 1)
+    .map(([n]) => n)
+    .join(', ')
   const sampleRows = Object.entries(sampleDefs)
     .map(([n, s]) => {
       const e = s.expect
@@ -673,11 +751,12 @@ lists M2 (\`${fx.accounts.mallory.didKey}\`). Handles are \`NAME.atv.test\`.
 
 | path | what |
 |---|---|
-| \`fixture/fixture.json\` | every DID, key, digest, size, CID and rev |
+| \`fixture/fixture.json\` | every DID, key, digest, size, CID and rev; \`images.NAME.signatures\` lists each signature (the top-level \`signature\`, \`record\`, \`commit\`, ... fields are the first one's) |
 | \`fixture/registry/NAME.image.json\`, \`NAME.config.json\`, \`NAME.layer.tar\` | image manifest of repository \`${REPOSITORY}\`, its config and layer |
 | \`fixture/registry/NAME.blob.json\` | the signature artifact (layer blob, \`${SIG_TYPE}\`) |
 | \`fixture/registry/NAME.sig.json\` | the signature manifest (\`artifactType\` \`${SIG_TYPE}\`, subject = the image) |
-| \`fixture/registry/NAME.index.json\` | the referrers tag-schema index, pushed as tag \`sha256-HEX\` of the image digest |
+| \`fixture/registry/NAME.SIGNER.blob.json\`, \`NAME.SIGNER.sig.json\` | the same, one pair per signer, for an image with several signatures (${multiNames}) |
+| \`fixture/registry/NAME.index.json\` | the referrers tag-schema index, pushed as tag \`sha256-HEX\` of the image digest; lists every signature manifest of the image |
 | \`fixture/registry/empty.json\` | the empty descriptor's blob \`{}\` |
 | \`fixture/registry/push.list\` | \`blob FILE\` / \`manifest FILE MEDIATYPE REF\` lines, in push order |
 | \`fixture/plc/DID.json\` | DID documents; \`serviceEndpoint\` is \`@PDS@\` or \`@PDS500@\`, substituted at serve time |
@@ -695,8 +774,8 @@ claim and fact differ for all of them; otherpds also claims a wrong key).
 ${imgRows}
 
 Every CAR was checked with the official \`verifyProofs()\`: present and verified with the signer's
-DID-document key (good, bob, otherpds, badartifact, wrongsubject, rewritten), absent and verified
-(revoked), refused with M2 and verified with M1 (badsig).
+DID-document key (${checked.present.join(', ')}), absent and verified
+(${checked.absent.join(', ')}), refused with M2 and verified with M1 (${checked.refused.join(', ')}).
 
 ## Sample requests
 
@@ -746,9 +825,11 @@ async function main() {
     if (!acct.repo) continue
     const writes = []
     for (const def of IMAGES) {
-      if (def.signer !== name || (def.record !== 'own' && def.record !== 'other')) continue
-      const digest = def.record === 'own' ? images[def.name].manifest.digest : images[def.otherImage].manifest.digest
-      writes.push({ action: WriteOpAction.Create, collection: MANIFEST, rkey: rkeyOf(def.name), record: manifestRecord(digest) })
+      for (const sd of sigsOf(def)) {
+        if (sd.signer !== name || (sd.record !== 'own' && sd.record !== 'other')) continue
+        const digest = sd.record === 'own' ? images[def.name].manifest.digest : images[sd.otherImage].manifest.digest
+        writes.push({ action: WriteOpAction.Create, collection: MANIFEST, rkey: rkeyOf(def.name), record: manifestRecord(digest) })
+      }
     }
     const big = name === 'alice'
     writes.push(
@@ -758,48 +839,58 @@ async function main() {
   }
 
   // --- proofs (getRecord CARs), checked with the official verifyProofs -----------------------
+  // proofs[file]: one per signature with a PDS step; checked: what verifyProofs said, for the README
   const proofs = {}
+  const checked = { present: [], absent: [], refused: [] }
   for (const def of IMAGES) {
-    if (def.record === null) continue
-    const acct = accounts[def.signer]
-    const r = repos[def.signer]
-    const rkey = rkeyOf(def.name)
-    const key = `${MANIFEST}/${rkey}`
-    const car = await concatBytesAsync(getRecords(r.storage, r.repo.cid, [{ collection: MANIFEST, rkey }]))
-    const parsed = await readCarWithRoot(car)
-    assert(parsed.root.equals(r.repo.cid), `${def.name}: CAR root is the commit`)
-    const recordCid = await r.mst.get(key)
-    const path = await r.mst.cidsForPath(key)
-    const docKey = acct.listed.keypair.did()
-    const signKey = acct.signing.keypair.did()
-    let record = null
-    if (def.record === 'absent') {
-      assert(recordCid === null, `${def.name}: record absent`)
-      const res = await officialVerify(car, acct.did, docKey, rkey, null)
-      assert(res === 'verified', `${def.name}: official verifyProofs proves absence (got ${res})`)
-    } else {
-      assert(recordCid !== null, `${def.name}: record present`)
-      const value = cbor.decode(parsed.blocks.get(recordCid))
-      const want = def.record === 'own' ? images[def.name].manifest.digest : images[def.otherImage].manifest.digest
-      assert(value.digest === want && value.$type === MANIFEST, `${def.name}: record digest`)
-      assert((value.digest === images[def.name].manifest.digest) === (def.record === 'own'), `${def.name}: digest relation`)
-      const res = await officialVerify(car, acct.did, docKey, rkey, recordCid)
-      if (docKey === signKey) {
-        assert(res === 'verified', `${def.name}: official verifyProofs verifies (got ${res})`)
+    for (const sd of sigsOf(def)) {
+      if (sd.record === null) continue
+      const acct = accounts[sd.signer]
+      const r = repos[sd.signer]
+      const rkey = rkeyOf(def.name)
+      const key = `${MANIFEST}/${rkey}`
+      const what = sd.label
+      const car = await concatBytesAsync(getRecords(r.storage, r.repo.cid, [{ collection: MANIFEST, rkey }]))
+      const parsed = await readCarWithRoot(car)
+      assert(parsed.root.equals(r.repo.cid), `${what}: CAR root is the commit`)
+      const recordCid = await r.mst.get(key)
+      const path = await r.mst.cidsForPath(key)
+      const docKey = acct.listed.keypair.did()
+      const signKey = acct.signing.keypair.did()
+      let record = null
+      if (sd.record === 'absent') {
+        assert(recordCid === null, `${what}: record absent`)
+        const res = await officialVerify(car, acct.did, docKey, rkey, null)
+        assert(res === 'verified', `${what}: official verifyProofs proves absence (got ${res})`)
+        checked.absent.push(what)
       } else {
-        assert(res !== 'verified', `${def.name}: official verifyProofs refuses the DID-document key (got ${res})`)
-        const res2 = await officialVerify(car, acct.did, signKey, rkey, recordCid)
-        assert(res2 === 'verified', `${def.name}: official verifyProofs verifies with the signing key (got ${res2})`)
+        assert(recordCid !== null, `${what}: record present`)
+        const value = cbor.decode(parsed.blocks.get(recordCid))
+        const want = sd.record === 'own' ? images[def.name].manifest.digest : images[sd.otherImage].manifest.digest
+        assert(value.digest === want && value.$type === MANIFEST, `${what}: record digest`)
+        assert((value.digest === images[def.name].manifest.digest) === (sd.record === 'own'), `${what}: digest relation`)
+        const res = await officialVerify(car, acct.did, docKey, rkey, recordCid)
+        if (docKey === signKey) {
+          assert(res === 'verified', `${what}: official verifyProofs verifies (got ${res})`)
+          checked.present.push(what)
+        } else {
+          assert(res !== 'verified', `${what}: official verifyProofs refuses the DID-document key (got ${res})`)
+          const res2 = await officialVerify(car, acct.did, signKey, rkey, recordCid)
+          assert(res2 === 'verified', `${what}: official verifyProofs verifies with the signing key (got ${res2})`)
+          checked.refused.push(what)
+        }
+        record = { cid: recordCid.toString(), digest: value.digest }
       }
-      record = { cid: recordCid.toString(), digest: value.digest }
+      proofs[sd.file] = { car, record, mstNodes: path.length - (recordCid ? 1 : 0), blocks: parsed.blocks.size }
+      writeBytes(join(fixDir, 'pds', acct.did, MANIFEST, `${rkey}.car`), car)
     }
-    proofs[def.name] = { car, record, mstNodes: path.length - (recordCid ? 1 : 0), blocks: parsed.blocks.size }
-    writeBytes(join(fixDir, 'pds', acct.did, MANIFEST, `${rkey}.car`), car)
   }
 
   // the MST has depth: some proof of alice's crosses three nodes
   {
-    const nodes = IMAGES.filter((d) => d.signer === 'alice' && d.record !== null).map((d) => proofs[d.name].mstNodes)
+    const nodes = IMAGES.flatMap((d) => sigsOf(d))
+      .filter((sd) => sd.signer === 'alice' && sd.record !== null)
+      .map((sd) => proofs[sd.file].mstNodes)
     assert(Math.max(...nodes) >= 3, `alice's proof paths ${nodes}`)
   }
 
@@ -810,63 +901,89 @@ async function main() {
   writeBytes(join(regDir, 'empty.json'), empty)
   const push = [`blob empty.json`]
   const fxImages = {}
+  const seen = new Set() // every blob and signature manifest has bytes of its own
   for (const def of IMAGES) {
-    const img = images[def.name]
-    const acct = accounts[def.signer]
-    const r = repos[def.signer]
-    const commitCid = r
-      ? r.repo.cid.toString()
-      : (await cbor.cidForLex({ atvFixtureUnknownCommit: def.name })).toString() // a claim nobody can check
-    const blob = await blobOf(enc(JSON.stringify(signatureBlob(img, acct, images, accounts, commitCid))))
-    const sigObj = {
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      artifactType: SIG_TYPE,
-      config: { mediaType: EMPTY_TYPE, digest: EMPTY_DIGEST, size: 2 },
-      layers: [descriptor(SIG_TYPE, blob.bytes, blob.digest)],
-      subject: descriptor(OCI_MANIFEST, img.manifest.bytes, img.manifest.digest),
-      annotations: {
-        'io.atcr.atproto.did': acct.did,
-        'io.atcr.atproto.pds': def.blob === 'claims' ? EVIL_PDS : CLAIMED_PDS,
-        'io.atcr.atproto.recordUri': `at://${acct.did}/${MANIFEST}/${rkeyOf(def.name)}`,
-      },
+    const n = def.name
+    const img = images[n]
+    const sigs = []
+    for (const sd of sigsOf(def)) {
+      const acct = accounts[sd.signer]
+      const r = repos[sd.signer]
+      const commitCid = r
+        ? r.repo.cid.toString()
+        : (await cbor.cidForLex({ atvFixtureUnknownCommit: n })).toString() // a claim nobody can check
+      const blob = await blobOf(enc(JSON.stringify(signatureBlob(img, sd, acct, images, accounts, commitCid))))
+      const sigObj = {
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType: SIG_TYPE,
+        config: { mediaType: EMPTY_TYPE, digest: EMPTY_DIGEST, size: 2 },
+        layers: [descriptor(SIG_TYPE, blob.bytes, blob.digest)],
+        subject: descriptor(OCI_MANIFEST, img.manifest.bytes, img.manifest.digest),
+        annotations: {
+          'io.atcr.atproto.did': acct.did,
+          'io.atcr.atproto.pds': sd.blob === 'claims' ? EVIL_PDS : CLAIMED_PDS,
+          'io.atcr.atproto.recordUri': `at://${acct.did}/${MANIFEST}/${rkeyOf(n)}`,
+        },
+      }
+      const sig = await blobOf(enc(JSON.stringify(sigObj)))
+      for (const d of [blob.digest, sig.digest]) {
+        assert(!seen.has(d), `${sd.label}: ${d} is unique`)
+        seen.add(d)
+      }
+      sigs.push({ sd, acct, r, commitCid, blob, sig })
     }
-    const sig = await blobOf(enc(JSON.stringify(sigObj)))
     const index = await blobOf(
       enc(
         JSON.stringify({
           schemaVersion: 2,
           mediaType: OCI_INDEX,
-          manifests: [
-            {
-              ...descriptor(OCI_MANIFEST, sig.bytes, sig.digest),
-              artifactType: SIG_TYPE,
-              annotations: { 'io.atcr.atproto.did': acct.did },
-            },
-          ],
+          manifests: sigs.map(({ acct, sig }) => ({
+            ...descriptor(OCI_MANIFEST, sig.bytes, sig.digest),
+            artifactType: SIG_TYPE,
+            annotations: { 'io.atcr.atproto.did': acct.did },
+          })),
         }),
       ),
     )
-    const n = def.name
     writeBytes(join(regDir, `${n}.config.json`), img.config.bytes)
     writeBytes(join(regDir, `${n}.layer.tar`), img.layer.bytes)
     writeBytes(join(regDir, `${n}.image.json`), img.manifest.bytes)
-    writeBytes(join(regDir, `${n}.blob.json`), blob.bytes)
-    writeBytes(join(regDir, `${n}.sig.json`), sig.bytes)
     writeBytes(join(regDir, `${n}.index.json`), index.bytes)
+    push.push(`blob ${n}.config.json`, `blob ${n}.layer.tar`)
+    for (const { sd, blob, sig } of sigs) {
+      writeBytes(join(regDir, `${sd.file}.blob.json`), blob.bytes)
+      writeBytes(join(regDir, `${sd.file}.sig.json`), sig.bytes)
+      push.push(`blob ${sd.file}.blob.json`)
+    }
     const tagSchema = `sha256-${rkeyOf(n)}`
-    push.push(
-      `blob ${n}.config.json`,
-      `blob ${n}.layer.tar`,
-      `blob ${n}.blob.json`,
-      `manifest ${n}.image.json ${OCI_MANIFEST} ${n}`,
-      `manifest ${n}.sig.json ${OCI_MANIFEST} ${sig.digest}`,
-      `manifest ${n}.index.json ${OCI_INDEX} ${tagSchema}`, // after its child (2.8 validates it)
-    )
-    const p = proofs[n]
+    push.push(`manifest ${n}.image.json ${OCI_MANIFEST} ${n}`)
+    for (const { sd, sig } of sigs) push.push(`manifest ${sd.file}.sig.json ${OCI_MANIFEST} ${sig.digest}`)
+    push.push(`manifest ${n}.index.json ${OCI_INDEX} ${tagSchema}`) // after its children (2.8 validates it)
+    const fxSigs = sigs.map(({ sd, acct, r, commitCid, blob, sig }) => {
+      const p = proofs[sd.file]
+      return {
+        signer: sd.signer,
+        manifestDigest: sig.digest,
+        manifestSize: sig.size,
+        blobDigest: blob.digest,
+        blobSize: blob.size,
+        manifestFile: `registry/${sd.file}.sig.json`,
+        blobFile: `registry/${sd.file}.blob.json`,
+        recordUri: `at://${acct.did}/${MANIFEST}/${rkeyOf(n)}`,
+        recordState: sd.record, // own | other | absent | null (no PDS step)
+        record: p?.record ?? null,
+        car: p ? `pds/${acct.did}/${MANIFEST}/${rkeyOf(n)}.car` : null,
+        proofMstNodes: p?.mstNodes ?? null,
+        commit: r ? { cid: r.repo.cid.toString(), rev: r.rev } : null,
+        claimedCommitCid: commitCid,
+      }
+    })
+    const first = fxSigs[0] // the top-level signature fields: the first signature's (the only one, mostly)
     fxImages[n] = {
       what: def.what,
-      signer: def.signer,
+      signer: first.signer,
+      signers: fxSigs.map((s) => s.signer),
       tag: n,
       digest: img.manifest.digest,
       size: img.manifest.size,
@@ -874,20 +991,21 @@ async function main() {
       config: { digest: img.config.digest, size: img.config.size },
       layer: { digest: img.layer.digest, size: img.layer.size },
       signature: {
-        manifestDigest: sig.digest,
-        manifestSize: sig.size,
-        blobDigest: blob.digest,
-        blobSize: blob.size,
+        manifestDigest: first.manifestDigest,
+        manifestSize: first.manifestSize,
+        blobDigest: first.blobDigest,
+        blobSize: first.blobSize,
       },
+      signatures: fxSigs,
       referrersIndex: { tag: tagSchema, digest: index.digest, size: index.size },
       rkey: rkeyOf(n),
-      recordUri: `at://${acct.did}/${MANIFEST}/${rkeyOf(n)}`,
-      recordState: def.record, // own | other | absent | null (no PDS step)
-      record: p?.record ?? null,
-      car: p ? `pds/${acct.did}/${MANIFEST}/${rkeyOf(n)}.car` : null,
-      proofMstNodes: p?.mstNodes ?? null,
-      commit: r ? { cid: r.repo.cid.toString(), rev: r.rev } : null,
-      claimedCommitCid: commitCid,
+      recordUri: first.recordUri,
+      recordState: first.recordState,
+      record: first.record,
+      car: first.car,
+      proofMstNodes: first.proofMstNodes,
+      commit: first.commit,
+      claimedCommitCid: first.claimedCommitCid,
     }
   }
   writeBytes(join(regDir, 'push.list'), push.join('\n') + '\n')
@@ -939,7 +1057,7 @@ async function main() {
   for (const [f, text] of Object.entries(policies(accounts))) writeBytes(join(outDir, 'policies', f), text)
   const sampleDefs = samples(fx, accounts)
   for (const [n, s] of Object.entries(sampleDefs)) writeJsonPretty(join(outDir, `${n}.json`), s)
-  writeBytes(join(outDir, 'README.md'), readme(fx, sampleDefs))
+  writeBytes(join(outDir, 'README.md'), readme(fx, sampleDefs, checked))
 
   process.stderr.write(
     `gen-ratify.mjs: ${Object.keys(fxImages).length} images, ${Object.keys(proofs).length} CARs agree with verifyProofs, ` +
