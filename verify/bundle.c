@@ -292,7 +292,9 @@ static enum atv_status to_json(const struct atv_vfy_bundle *b, int64_t now, char
         const struct entry *e = &b->e[i];
         json_t *o;
         b64.len = 0;
+        /* padded (RFC 4648 section 4), so that base64 -d and jq's @base64d read it */
         if (atv_base64_encode((struct atv_bytes){e->data, e->len}, &b64, err) != ATV_OK ||
+            (b64.len % 4 != 0 && atv_buf_append(&b64, "==", 4 - b64.len % 4, err) != ATV_OK) ||
             atv_buf_terminate(&b64, err) != ATV_OK) {
             rc = ATV_E_LIMIT;
             goto out;
