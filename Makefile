@@ -114,9 +114,11 @@ demo: deps
 	sh scripts/demo.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/ratify/plugins
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/ratify/plugins \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/atcr-verify $(DESTDIR)$(PREFIX)/bin/atcr-verify
 	install -m 0755 $(BUILD)/atproto $(DESTDIR)$(PREFIX)/libexec/ratify/plugins/atproto
+	install -m 0644 cli/atcr-verify.1 $(DESTDIR)$(PREFIX)/share/man/man1/atcr-verify.1
 
 clean:
 	rm -rf build

@@ -206,6 +206,23 @@ req='{"config":{"name":"verifier-atproto","type":"atproto"},"storeConfig":{"vers
     [ "$status" -eq 0 ]
     [ -x "$dest/opt/atv/bin/atcr-verify" ]
     [ -x "$dest/opt/atv/libexec/ratify/plugins/atproto" ]
+    [ -f "$dest/opt/atv/share/man/man1/atcr-verify.1" ]
     run "$dest/opt/atv/bin/atcr-verify" --version
     [ "$status" -eq 0 ]
+}
+
+@test "the man page is installed and documents every option of atcr-verify IMAGE --help" {
+    dest="$BATS_TEST_TMPDIR/root"
+    run make -s install BUILD="$BUILD" PREFIX=/usr DESTDIR="$dest"
+    [ "$status" -eq 0 ]
+    man1="$dest/usr/share/man/man1/atcr-verify.1"
+    [ -f "$man1" ]
+    # every long option the help lists appears in the page (roff escapes '-' as '\-')
+    missing="" n=0
+    for opt in $("$BUILD/atcr-verify" example --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+        n=$((n + 1))
+        grep -q -- "$(printf '%s' "$opt" | sed 's/-/\\\\-/g')" "$man1" || missing="$missing $opt"
+    done
+    [ "$n" -ge 15 ]
+    [ -z "$missing" ] || { echo "not in the man page:$missing"; false; }
 }
