@@ -2,11 +2,19 @@
 # Install every Debian 12 package the build and the tests need.
 # Idempotent: asks dpkg what is missing, runs `apt-get update` at most once,
 # and installs only the missing packages. Safe to run on every `make`.
+#
+#   install-deps.sh          everything: build, tests, fixtures, the loopback stacks
+#   install-deps.sh build    only what `make` needs to build the two binaries
 set -eu
 
-PKGS="build-essential pkg-config ca-certificates
-libjansson-dev libcurl4-openssl-dev libsecp256k1-dev libssl-dev libcbor-dev libyaml-dev
-perl bats jq python3-yaml clang llvm libclang-rt-14-dev valgrind nodejs npm docker-registry apache2-utils curl openssl"
+BUILD_PKGS="build-essential pkg-config ca-certificates
+libjansson-dev libcurl4-openssl-dev libsecp256k1-dev libssl-dev libcbor-dev libyaml-dev"
+TEST_PKGS="perl bats jq python3-yaml clang llvm libclang-rt-14-dev valgrind nodejs npm docker-registry apache2-utils curl openssl"
+if [ "${1:-}" = build ]; then
+    PKGS=$BUILD_PKGS
+else
+    PKGS="$BUILD_PKGS $TEST_PKGS"
+fi
 
 missing=""
 for p in $PKGS; do
