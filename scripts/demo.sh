@@ -1,29 +1,35 @@
 #!/bin/sh
-# make demo: verify the embedded sample signature end to end with the CLI,
-# then show the Ratify plugin's answer to a request. The sample is the proof
-# the official TypeScript implementation produced (testdata/proofs/k256).
+# make demo: the plugin's main job on the embedded default. A loopback
+# stack (Debian's docker-registry, a small PLC directory and PDS) serves an
+# image signed through ATProto; the sample Ratify request is piped into
+# build/atproto exactly as Ratify v1.4 does, and the request and the
+# VerifierResult are printed. Then the same image through atcr-verify, and
+# a revoked one. Everything stays on 127.0.0.1.
 set -eu
 cd "$(dirname "$0")/.."
 B=${ATV_BUILD:-build}
-D=testdata/proofs/k256
-DID=$(jq -r .did $D/fixture.json)
-RKEY=$(jq -r .record.rkey $D/fixture.json)
-DIGEST=$(jq -r .record.digest $D/fixture.json)
-URI="at://$DID/io.atcr.manifest/$RKEY"
+export ATV_BUILD="$B"
 
-echo "== atcr-verify verify-proof: is image $DIGEST signed by $DID?"
-echo "\$ $B/atcr-verify verify-proof --car $D/record-proof.car --did-doc $D/did-doc-legacy.json \\"
-echo "      --uri $URI --expect-digest $DIGEST -o json"
-"$B/atcr-verify" verify-proof --car $D/record-proof.car --did-doc $D/did-doc-legacy.json \
-    --uri "$URI" --expect-digest "$DIGEST" -o json | jq .
+echo "=== 1. The Ratify plugin verifies a signed image (testdata/ratify/success-k256.json)"
+integration/ratify/run-sample.sh testdata/ratify/success-k256.json
 echo
-echo "== the same proof with a high-S commit signature (must be refused):"
-"$B/atcr-verify" verify-proof --car $D/bad-high-s.car --did-doc $D/did-doc.json \
-    --uri "$URI" --expect-digest "$DIGEST" || echo "(exit $?: refused, as it must be)"
+echo "=== 2. The same plugin on an image whose record was deleted (revoked)"
+integration/ratify/run-sample.sh testdata/ratify/record-revoked.json | sed -n '/== VerifierResult/,/^}/p'
 echo
-REQ='{"config":{"name":"verifier-atproto","type":"atproto"},"storeConfig":{"version":"1.0.0","pluginBinDirs":null,"store":{"name":"oras"}},"referenceDesc":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1,"artifactType":"application/vnd.atproto.signature.v1+json"}}'
-echo "== the Ratify plugin, run as Ratify runs it (request on stdin):"
-echo "$REQ" | jq -c .
-printf '%s' "$REQ" | RATIFY_VERIFIER_COMMAND=VERIFY \
-    RATIFY_VERIFIER_SUBJECT="localhost:5000/app@$DIGEST" RATIFY_VERIFIER_VERSION=1.0.0 \
-    "$B/atproto" || true
+echo "=== 3. atcr-verify on the image signed by two accounts, minSignatures 2"
+STATE=$(mktemp -d)
+trap 'sh integration/fixture/down.sh "$STATE" >/dev/null 2>&1; rm -rf "$STATE"' EXIT
+sh integration/fixture/up.sh "$STATE" >/dev/null
+. "$STATE/env"
+cat > "$STATE/policy.yaml" <<YML
+policies:
+  - name: two-signers
+    scope: "**"
+    require:
+      trustedDIDs: [did:plc:atvaliceaaaaaaaaaaaaaaaa, did:plc:atvbobaaaaaaaaaaaaaaaaaa]
+      minSignatures: 2
+YML
+echo "\$ atcr-verify $REGISTRY/atv/app:multi --policy policy.yaml --plc $PLC --allow-loopback-http --insecure-http --no-verify-handle"
+"$B/atcr-verify" "$REGISTRY/atv/app:multi" --policy "$STATE/policy.yaml" --plc "$PLC" \
+    --allow-loopback-http --insecure-http --no-verify-handle --cache-dir "$STATE/cache" 2>/dev/null
+echo "(exit $?: the policy is met)"
