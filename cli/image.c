@@ -3,6 +3,9 @@
  * Every check is verify/'s: this file turns flags into the plugin's
  * parameters, finds the signatures, calls atv_vfy_run once per signature and
  * applies the policy's minSignatures over distinct trusted DIDs. */
+/* realpath(3) is XSI */
+#define _XOPEN_SOURCE 700
+
 #include "cli/cli_internal.h"
 
 #include "atproto/atproto.h"

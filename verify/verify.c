@@ -321,11 +321,27 @@ static int trust_step(struct pass *ps)
 
 /* ---- identity: the DID document, through the cache ---------------------------- */
 
+/* 1 when the claimed multibase key is the document's key, in either form a
+ * DID document may use: Multikey (with multicodec) or the legacy 65-byte
+ * point (PLC servers still publish it). */
+static int same_key(const struct atv_pubkey *key, const char *claim)
+{
+    struct atv_pubkey k;
+    struct atv_err err;
+    atv_err_clear(&err);
+    if (atv_atp_key_parse_multikey(claim, &k, &err) != ATV_OK) {
+        atv_err_clear(&err);
+        if (atv_atp_key_parse_legacy(key->type, claim, &k, &err) != ATV_OK) {
+            return 0;
+        }
+    }
+    return k.type == key->type && memcmp(k.point, key->point, sizeof k.point) == 0;
+}
+
 static int identity_step(struct pass *ps)
 {
     struct atv_vfy_result *r = ps->out;
     struct atv_err err;
-    char didkey[ATV_MAX_MULTIBASE + 16];
 
     atv_err_clear(&err);
     if (vsrc_diddoc(&ps->src, ps->art.did, &ps->doc, &err) != ATV_OK) {
@@ -348,8 +364,7 @@ static int identity_step(struct pass *ps)
                      ps->art.pds, ps->doc.pds);
     }
     if (ps->art.public_key_multibase[0] != '\0' &&
-        (atv_atp_key_to_didkey(&ps->doc.key, didkey, sizeof didkey, &err) != ATV_OK ||
-         strcmp(didkey + strlen("did:key:"), ps->art.public_key_multibase) != 0)) {
+        !same_key(&ps->doc.key, ps->art.public_key_multibase)) {
         (void)copy_str(r->claimed_key, sizeof r->claimed_key, ps->art.public_key_multibase);
         atv_vfy_logf(ps->req->log, ATV_VFY_WARN,
                      "atproto: the artifact claims a public key other than the DID document's");
