@@ -99,9 +99,12 @@ check-san:
 	$(MAKE) SAN=1 BUILD=build/san all tests
 	$(SAN_ENV) $(MAKE) SAN=1 BUILD=build/san check-unit check-cli
 
-# Leak-freedom on error paths is part of the contract: every unit test under valgrind.
-check-valgrind: $(TEST_BIN)
+# Leak-freedom on error paths is part of the contract: every unit test under
+# valgrind, then every sample request through the plugin and atcr-verify's
+# main paths against the fixture stack.
+check-valgrind: $(TEST_BIN) all
 	ATV_SHARED=$(SHARED) prove -e 'valgrind -q --error-exitcode=42 --leak-check=full --errors-for-leak-kinds=all' $(TEST_BIN)
+	prove -e sh integration/ratify/valgrind-samples.sh :: $(BUILD)
 
 check-cli: all
 	ATV_BUILD=$(BUILD) ATV_SHARED=$(SHARED) prove -e 'bats --tap' integration/*.bats
