@@ -132,3 +132,5 @@ clean:
 -include static.mk
 # libFuzzer targets, their corpora replayed as regression tests (fuzz.mk).
 -include fuzz.mk
+# Benchmarks against the official TypeScript libraries (bench.mk).
+-include bench.mk

@@ -388,6 +388,46 @@ enum atv_status vsrc_record(struct vsrc *s, const char *pds, const struct atv_re
     return rc;
 }
 
+/* Revs are TIDs: 13 base32-sortable characters, so text order is time order
+ * (atproto repository spec, "rev"). Kept for a year: longer than any key
+ * rotation a stale PDS could hide behind. */
+#define VSRC_REV_TTL_S (366u * 86400u)
+
+enum atv_status vsrc_rev_check(struct vsrc *s, const char *did, const char *rev,
+                               struct atv_err *err)
+{
+    const struct atv_vfy_params *p = s->req->params;
+    char key[ATV_MAX_DID + 8], seen[16];
+    struct atv_buf b;
+    struct atv_err e2;
+    enum atv_status rc = ATV_OK;
+
+    if (offline(s) || p->did_cache_ttl_s == 0 || strlen(rev) != 13) {
+        return ATV_OK;
+    }
+    (void)snprintf(key, sizeof key, "rev %s", did);
+    atv_buf_init(&b, 13);
+    atv_err_clear(&e2);
+    seen[0] = '\0';
+    if (atv_cache_get(p->cache_dir, key, VSRC_REV_TTL_S, &b, NULL, &e2) == ATV_OK && b.len == 13) {
+        memcpy(seen, b.ptr, 13);
+        seen[13] = '\0';
+    }
+    atv_buf_cleanup(&b);
+    if (seen[0] != '\0' && strcmp(rev, seen) < 0) {
+        rc = atv_err_setr(err, ATV_E_VERIFY, "stale_commit",
+                          "the PDS served commit rev %s of %s, older than rev %s seen before: "
+                          "a rolled-back or stale repository",
+                          rev, did, seen);
+    } else if (seen[0] == '\0' || strcmp(rev, seen) > 0) {
+        atv_err_clear(&e2);
+        if (atv_cache_put(p->cache_dir, key, atv_bytes_str(rev), &e2) != ATV_OK) {
+            atv_vfy_logf(s->req->log, ATV_VFY_WARN, "atproto: rev cache: %s", e2.msg);
+        }
+    }
+    return rc;
+}
+
 enum atv_status vsrc_handle(struct vsrc *s, const struct atv_diddoc *doc, struct atv_err *err)
 {
     struct atv_fetcher f;

@@ -444,6 +444,12 @@ static int proof_step(struct pass *ps)
     }
     atv_atp_cid_to_str(&proof.commit_cid, r->commit_cid);
     (void)copy_str(r->commit_rev, sizeof r->commit_rev, proof.rev);
+    /* a validly signed but older commit than one seen before: refuse it, since
+     * it may predate the record's deletion */
+    if (vsrc_rev_check(&ps->src, u->did, proof.rev, &err) != ATV_OK) {
+        fail(ps, ATV_VFY_PDS_ERROR, &err, "proof for %s", r->record_uri);
+        goto out;
+    }
     if (!proof.present) {
         fail(ps, ATV_VFY_RECORD_NOT_FOUND, NULL,
              "record %s is absent at commit %s (rev %s): revoked",

@@ -44,6 +44,12 @@ ATV_MUST_USE enum atv_status vsrc_diddoc(struct vsrc *s, const char *did, struct
 ATV_MUST_USE enum atv_status vsrc_record(struct vsrc *s, const char *pds,
                                          const struct atv_record_uri *uri, long *status,
                                          struct atv_buf *body, struct atv_err *err);
+/* Rollback guard: the highest commit rev seen for did (in the cache dir,
+ * when the cache is on; live only). ATV_E_VERIFY (reason "stale_commit")
+ * when rev is older than one seen before; otherwise ATV_OK, remembering rev
+ * when it is newer. */
+ATV_MUST_USE enum atv_status vsrc_rev_check(struct vsrc *s, const char *did, const char *rev,
+                                            struct atv_err *err);
 /* Bidirectional handle check; offline: ATV_E_UNSUPPORTED (reason "offline"). */
 ATV_MUST_USE enum atv_status vsrc_handle(struct vsrc *s, const struct atv_diddoc *doc,
                                          struct atv_err *err);
