@@ -752,8 +752,8 @@ static enum atv_status hop_perform(struct atv_http *h, const struct atv_http_req
     uint32_t left = atv_http_remaining_ms(h);
 
     if (left == 0) {
-        return atv_err_set(err, ATV_E_IO, "%s %s: session deadline of %u ms passed", req->method,
-                           p->origin, (unsigned int)h->timeout_ms);
+        return atv_err_setr(err, ATV_E_IO, "timeout", "%s %s: session deadline of %u ms passed",
+                            req->method, p->origin, (unsigned int)h->timeout_ms);
     }
     rc = hop_headers(req, send_auth, &hdrs, err);
     if (rc != ATV_OK) {
@@ -783,8 +783,11 @@ static enum atv_status hop_perform(struct atv_http *h, const struct atv_http_req
             os_errno = 0;
         }
         curl_detail(cc, errbuf, detail, sizeof detail);
-        rc = atv_err_set(err, ATV_E_IO, "%s %s: %s (%s)", req->method, p->origin,
-                         curl_phrase(cc, os_errno), detail);
+        /* named here, where libcurl says so: its timer may fire a moment
+         * before our own clock reads the deadline as passed */
+        rc = atv_err_setr(err, ATV_E_IO, cc == CURLE_OPERATION_TIMEDOUT ? "timeout" : NULL,
+                          "%s %s: %s (%s)", req->method, p->origin, curl_phrase(cc, os_errno),
+                          detail);
         goto out;
     }
     if (curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code < 100 ||
@@ -1164,8 +1167,8 @@ static enum atv_status fetch_txt(void *ctx, const char *name, struct atv_buf *ou
     }
     uint32_t left = atv_http_remaining_ms(h);
     if (left == 0) {
-        rc = atv_err_set(err, ATV_E_IO, "dns txt %s: session deadline of %u ms passed", name,
-                         (unsigned int)h->timeout_ms);
+        rc = atv_err_setr(err, ATV_E_IO, "timeout", "dns txt %s: session deadline of %u ms passed",
+                          name, (unsigned int)h->timeout_ms);
         goto out;
     }
     memset(&st, 0, sizeof st);

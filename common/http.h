@@ -98,7 +98,8 @@ struct atv_http_resp {
 };
 
 /* Performs one request. Returns ATV_OK for any HTTP answer (check status);
- * ATV_E_IO for a transport failure, the deadline, or a URL the policy refuses;
+ * ATV_E_IO for a transport failure, the deadline (err->reason "timeout"), or a
+ * URL the policy refuses;
  * ATV_E_LIMIT for a body over max_body. resp is initialised either way. */
 ATV_MUST_USE enum atv_status atv_http_do(struct atv_http *h, const struct atv_http_req *req,
                                          struct atv_http_resp *resp, struct atv_err *err);

@@ -60,10 +60,13 @@ static void fail(struct pass *ps, enum atv_vfy_reason reason, const struct atv_e
     }
 }
 
-/* A transport failure once the shared deadline has passed is a timeout. */
-static enum atv_vfy_reason io_reason(const struct pass *ps, enum atv_vfy_reason otherwise)
+/* A transport failure at the shared deadline is a timeout: the HTTP layer
+ * names it (reason "timeout"), and a clock already past it counts too. */
+static enum atv_vfy_reason io_reason(const struct pass *ps, const struct atv_err *err,
+                                     enum atv_vfy_reason otherwise)
 {
-    return vsrc_timed_out(&ps->src) ? ATV_VFY_TIMEOUT : otherwise;
+    int named = err->reason != NULL && strcmp(err->reason, "timeout") == 0;
+    return (named || vsrc_timed_out(&ps->src)) ? ATV_VFY_TIMEOUT : otherwise;
 }
 
 /* snprintf that may truncate on purpose (messages, bounded fields).
@@ -180,7 +183,7 @@ static int registry_step(struct pass *ps, struct atv_buf *blob)
     } else if (img->digest[0] != '\0') {
         (void)copy_str(r->subject_digest, sizeof r->subject_digest, img->digest);
     } else if (vsrc_tag(&ps->src, r->subject_digest, &err) != ATV_OK) {
-        fail(ps, io_reason(ps, ATV_VFY_REGISTRY_ERROR), &err, "resolving tag %s of %s/%s",
+        fail(ps, io_reason(ps, &err, ATV_VFY_REGISTRY_ERROR), &err, "resolving tag %s of %s/%s",
              img->tag, img->registry, img->repository);
         goto out;
     }
@@ -190,7 +193,7 @@ static int registry_step(struct pass *ps, struct atv_buf *blob)
         ATV_OK) {
         enum atv_vfy_reason why = err.code == ATV_E_VERIFY ? ATV_VFY_DIGEST_MISMATCH
                                                            : ATV_VFY_REGISTRY_ERROR;
-        fail(ps, io_reason(ps, why), &err, "signature manifest %s", rq->sig_digest);
+        fail(ps, io_reason(ps, &err, why), &err, "signature manifest %s", rq->sig_digest);
         goto out;
     }
     if (ctype[0] != '\0' && strcmp(ctype, want_mt) != 0) {
@@ -239,7 +242,7 @@ static int registry_step(struct pass *ps, struct atv_buf *blob)
     if (vsrc_blob(&ps->src, layer->digest, layer->size, blob, &err) != ATV_OK) {
         enum atv_vfy_reason why = err.code == ATV_E_VERIFY ? ATV_VFY_DIGEST_MISMATCH
                                                            : ATV_VFY_REGISTRY_ERROR;
-        fail(ps, io_reason(ps, why), &err, "signature blob %s", layer->digest);
+        fail(ps, io_reason(ps, &err, why), &err, "signature blob %s", layer->digest);
         goto out;
     }
     atv_vfy_logf(rq->log, ATV_VFY_INFO, "atproto: fetched signature blob %s (%zu bytes)",
@@ -345,7 +348,7 @@ static int identity_step(struct pass *ps)
 
     atv_err_clear(&err);
     if (vsrc_diddoc(&ps->src, ps->art.did, &ps->doc, &err) != ATV_OK) {
-        fail(ps, io_reason(ps, ATV_VFY_IDENTITY_ERROR), &err, "resolving %s", ps->art.did);
+        fail(ps, io_reason(ps, &err, ATV_VFY_IDENTITY_ERROR), &err, "resolving %s", ps->art.did);
         return 0;
     }
     (void)copy_str(r->key_type, sizeof r->key_type, atv_atp_key_type_name(ps->doc.key.type));
@@ -419,7 +422,7 @@ static int proof_step(struct pass *ps)
     atv_buf_init(&car, ATV_MAX_CAR);
     atv_err_clear(&err);
     if (vsrc_record(&ps->src, ps->doc.pds, u, &status, &car, &err) != ATV_OK) {
-        fail(ps, io_reason(ps, ATV_VFY_PDS_ERROR), &err, "getRecord from %s", ps->doc.pds);
+        fail(ps, io_reason(ps, &err, ATV_VFY_PDS_ERROR), &err, "getRecord from %s", ps->doc.pds);
         goto out;
     }
     if (status != 200) {
@@ -668,7 +671,9 @@ enum atv_status atv_vfy_discover(const struct atv_vfy_request *req, struct atv_v
         rc = vsrc_referrers(&src, out->subject_digest, &ix, err);
     }
     if (rc != ATV_OK) {
-        *reason = vsrc_timed_out(&src) ? ATV_VFY_TIMEOUT : ATV_VFY_REGISTRY_ERROR;
+        int timed_out = vsrc_timed_out(&src) ||
+                        (err->reason != NULL && strcmp(err->reason, "timeout") == 0);
+        *reason = timed_out ? ATV_VFY_TIMEOUT : ATV_VFY_REGISTRY_ERROR;
         goto out;
     }
     for (i = 0; i < ix.n; i++) {
