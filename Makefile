@@ -44,7 +44,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard $(foreach m,$(MODULES),$(m)/tests/test_*.c))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 
-.PHONY: all deps check check-unit check-san check-valgrind check-cli check-fixtures demo install clean headers tests
+.PHONY: lint all deps check check-unit check-san check-valgrind check-cli check-fixtures demo install clean headers tests
 all: $(BUILD)/atproto $(BUILD)/atcr-verify
 
 deps:
@@ -73,6 +73,10 @@ $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
 tests: $(TEST_BIN)
 
+# STYLE.md's mechanical rules: banned functions, include direction, one wrapper per library.
+lint:
+	prove -e sh scripts/lint-grep.sh
+
 # Every public header must compile on its own.
 headers:
 	@for h in $(wildcard $(foreach m,$(MODULES),$(m)/*.h)); do \
@@ -82,7 +86,7 @@ headers:
 # The whole suite: plain build (unit and CLI tests), the regeneration check
 # of the fixtures, then ASan+UBSan (unit and CLI tests), then valgrind.
 check: deps
-	$(MAKE) headers
+	$(MAKE) headers lint
 	$(MAKE) all tests
 	$(MAKE) check-unit
 	$(MAKE) check-cli

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Mechanical rules of STYLE.md that a grep can hold (make lint, part of make check):
+#   - no banned functions (7.4, rule 22);
+#   - includes follow the module direction of DESIGN.md:
+#       common -> (nothing of ours); atproto -> common; referrer -> common;
+#       policy -> atproto, common; verify -> policy, referrer, atproto, common;
+#       plugin, cli -> verify and below;
+#   - a *_internal.h header is included only from its own directory;
+#   - every library wrapper stays in its one file (curl, cbor, secp256k1).
+# TAP output, one point per rule.
+set -u
+cd "$(dirname "$0")/.."
+n=0 fail=0
+point() { # OK? NAME
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=$((fail + 1)); fi
+}
+SRC=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')
+
+out=$(grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|sscanf|atoi|atol|strtok)[[:space:]]*\(' $SRC |
+      grep -vE '\b(snprintf|vsnprintf)[[:space:]]*\(')
+[ -z "$out" ]; point $? "no banned functions"
+[ -z "$out" ] || echo "$out" | sed 's/^/# /'
+
+allowed() { # MODULE -> the modules it may include
+    case $1 in
+        common) echo "common" ;;
+        atproto) echo "atproto common" ;;
+        referrer) echo "referrer common" ;;
+        policy) echo "policy atproto common" ;;
+        verify) echo "verify policy referrer atproto common" ;;
+        plugin) echo "plugin verify policy referrer atproto common" ;;
+        cli) echo "cli verify policy referrer atproto common" ;;
+        *) echo "" ;;
+    esac
+}
+bad=""
+for m in common atproto referrer policy verify plugin cli; do
+    for f in $(echo "$SRC" | grep "^$m/" | grep -v "/tests/"); do
+        for inc in $(sed -n 's/^#include "\([a-z]*\)\/.*/\1/p' "$f" | sort -u); do
+            case " $(allowed "$m") " in
+                *" $inc "*) ;;
+                *) bad="$bad $f->$inc" ;;
+            esac
+        done
+    done
+done
+[ -z "$bad" ]; point $? "includes follow the module direction"
+[ -z "$bad" ] || echo "# $bad"
+
+bad=""
+for f in $SRC; do
+    for h in $(sed -n 's/^#include "\([a-z]*\/[a-z_]*_internal\.h\)".*/\1/p' "$f"); do
+        case "$f" in
+            "${h%%/*}"/*) ;;
+            *) bad="$bad $f:$h" ;;
+        esac
+    done
+done
+[ -z "$bad" ]; point $? "internal headers stay in their module"
+[ -z "$bad" ] || echo "# $bad"
+
+wrapped() { # HEADER-REGEX FILE...: only these files include it
+    hdr=$1
+    shift
+    got=$(grep -lE "^#include <$hdr" $SRC | grep -v -e '/tests/' -e '^fuzz/' -e '^bench/' | sort)
+    want=$(printf '%s\n' "$@" | sort)
+    [ "$got" = "$want" ]
+}
+wrapped 'curl/' common/http.c; point $? "libcurl only in common/http.c"
+wrapped 'cbor\.h' atproto/cbor.c; point $? "libcbor only in atproto/cbor.c"
+wrapped 'secp256k1' atproto/sig.c; point $? "libsecp256k1 only in atproto/sig.c"
+wrapped 'yaml\.h' policy/parse.c; point $? "libyaml only in policy/parse.c"
+
+echo "1..$n"
+[ "$fail" -eq 0 ]
