@@ -49,39 +49,8 @@ elif [ "$MODE" = token ]; then
     CURL="$CURL --oauth2-bearer $TOKEN"
 fi
 
-started=0
-for try in 1 2 3 4 5; do
-    PORT=$(shuf -i 20000-60999 -n 1)
-    cat > "$STATE/config.yml" <<YML
-version: 0.1
-log: { level: error }
-storage:
-  filesystem: { rootdirectory: $STATE/data }
-  delete: { enabled: true }
-http:
-  addr: 127.0.0.1:$PORT
-  secret: test-only-secret
-$AUTH
-YML
-    timeout 300 "$REG" serve "$STATE/config.yml" > "$STATE/registry.log" 2>&1 &
-    echo $! > "$STATE/pid"
-    i=0
-    while [ $i -lt 50 ]; do
-        if ! kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
-            break # exited: port taken? try another
-        fi
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$PORT/v2/" || true)
-        if [ "$code" = 200 ] || [ "$code" = 401 ]; then
-            started=1
-            break
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ $started = 1 ] && break
-    kill "$(cat "$STATE/pid")" 2>/dev/null || true
-done
-[ $started = 1 ] || { echo "up.sh: registry did not start" >&2; cat "$STATE/registry.log" >&2; exit 1; }
+. "$(dirname "$0")/start.sh"
+start_registry "$STATE" "$STATE/pid" 300 "$AUTH" || exit 1
 BASE="http://127.0.0.1:$PORT/v2/sig/app"
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
