@@ -98,6 +98,29 @@ verify() {
         --env-file "$STATE/env" --check "$1"
     echo "report: $output"
     echo "harness: $stderr"
+    local pstatus=$status poutput=$output pstderr=$stderr
+    cli_agrees "$1" "$poutput"
+    status=$pstatus output=$poutput stderr=$pstderr
+}
+
+# cli_agrees SAMPLE REPORT: atcr-verify, given the sample's parameters through --config,
+# reaches the plugin's verdict (isSuccess and reason) for the same signature of the image.
+cli_agrees() {
+    local cfg="$BATS_TEST_TMPDIR/cli-params.json" subj sig want got
+    jq --arg plc "$PLC" --arg cache "$(mktemp -d "$BATS_TEST_TMPDIR/cli-cache.XXXXXX")" '
+        .stdin.config | del(.name, .type)
+        | walk(if . == "@PLC@" then $plc elif . == "@CACHE@" then $cache else . end)' "$1" > "$cfg"
+    subj=$(jq -r .env.RATIFY_VERIFIER_SUBJECT "$1")
+    subj=${subj/@REGISTRY@/$REGISTRY}
+    sig=$(jq -r .stdin.referenceDesc.digest "$1")
+    run --separate-stderr "$ATV_BUILD/atcr-verify" "$subj" --config "$cfg" --insecure-http -o json
+    echo "atcr-verify (exit $status): $output"
+    want=$(printf '%s' "$2" | jq -c '{isSuccess: .result.isSuccess,
+        reason: (.result.extensions.reason // null)}')
+    got=$(printf '%s' "$output" | jq -c --arg s "$sig" '[.signatures[] | select(.signatureManifest == $s)
+        | {isSuccess, reason: (.reason // null)}] | first // "signature not found"')
+    echo "plugin $want, atcr-verify $got"
+    [ "$want" = "$got" ]
 }
 
 ext() { # KEY -> the verdict's extensions.KEY from the last report
