@@ -83,8 +83,10 @@ headers:
 	  echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) $(WARN) $(PKG_CFLAGS) -x c -fsyntax-only - || exit 1; \
 	done; echo "headers: each compiles alone"
 
-# The whole suite: plain build (unit and CLI tests), the regeneration check
-# of the fixtures, then ASan+UBSan (unit and CLI tests), then valgrind.
+# The whole suite: lint, plain build (unit and CLI tests), the regeneration
+# check of the fixtures, then ASan+UBSan (unit and CLI tests), then valgrind,
+# then the fuzz corpora replayed as regression tests (plain and valgrind) and
+# a short libFuzzer run of every target (fuzz.mk).
 check: deps
 	$(MAKE) headers lint
 	$(MAKE) all tests
@@ -93,6 +95,9 @@ check: deps
 	$(MAKE) check-fixtures
 	$(MAKE) check-san
 	$(MAKE) check-valgrind
+	$(MAKE) fuzz-smoke
+	$(MAKE) check-fuzz-replay
+	$(MAKE) check-fuzz-replay-valgrind
 
 check-unit: $(TEST_BIN)
 	ATV_SHARED=$(SHARED) prove -e '' $(TEST_BIN)
