@@ -13,6 +13,7 @@
 #include "policy/policy.h"
 #include "verify/verify.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -53,6 +54,7 @@ static const char usage_image[] =
     "Offline:\n"
     "  --offline --bundle FILE  verify from a bundle only (atcr-verify bundle export);\n"
     "                           no network traffic at all\n"
+    "  --bundle-dir DIR         the same from every bundle (*.json) in DIR     [bundleDir]\n"
     "Output:\n"
     "  -o, --output text|json   a line per signature (default) or one JSON document\n"
     "  -v, --verbose            progress lines on stderr (-vv: debug lines too)\n"
@@ -225,6 +227,7 @@ enum {
     OPT_PWSTDIN,
     OPT_OFFLINE,
     OPT_BUNDLE,
+    OPT_BUNDLE_DIR,
     OPT_HELP
 };
 
@@ -246,6 +249,7 @@ static const struct option long_opts[] = {
     {"password-stdin", no_argument, NULL, OPT_PWSTDIN},
     {"offline", no_argument, NULL, OPT_OFFLINE},
     {"bundle", required_argument, NULL, OPT_BUNDLE},
+    {"bundle-dir", required_argument, NULL, OPT_BUNDLE_DIR},
     {"output", required_argument, NULL, 'o'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
@@ -359,6 +363,13 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
         case OPT_BUNDLE:
             o->bundle_path = optarg;
             break;
+        case OPT_BUNDLE_DIR:
+            if (!abs_path(optarg, path, sizeof path)) {
+                fprintf(errs, "atcr-verify: --bundle-dir %s: no such directory\n", optarg);
+                return ATV_CLI_USAGE;
+            }
+            ok = set_str(o, "bundleDir", path, errs, cmd);
+            break;
         case 'o':
             if (export_mode) {
                 o->bundle_path = optarg;
@@ -384,7 +395,13 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
         return usage(errs, cmd, optind >= argc ? "IMAGE is required" : "one IMAGE only");
     }
     o->image = argv[optind];
-    if (o->offline && (o->bundle_path == NULL || export_mode)) {
+    if (o->params.bundle_dir[0] != '\0') {
+        if (o->bundle_path != NULL || export_mode) {
+            return usage(errs, cmd, "--bundle-dir (bundleDir) does not go with --bundle or export");
+        }
+        o->offline = 1;
+    }
+    if (o->offline && o->params.bundle_dir[0] == '\0' && (o->bundle_path == NULL || export_mode)) {
         return usage(errs, cmd, "--offline needs --bundle FILE");
     }
     if (!o->offline && o->bundle_path != NULL && !export_mode) {
@@ -473,6 +490,53 @@ static int print_found(const struct atv_vfy_found *f, int json, FILE *out)
     return ATV_CLI_OK;
 }
 
+/* Every bundle (*.json, at most ATV_VFY_MAX_BUNDLE_FILES) of dir, merged into one. */
+static int load_dir(const char *dir, struct atv_vfy_bundle **out, FILE *errs)
+{
+    struct atv_vfy_bundle *all = NULL, *b = NULL;
+    struct atv_err err;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[ATV_VFY_MAX_PATH + 300];
+    unsigned n = 0;
+    int ok = 0;
+
+    atv_err_clear(&err);
+    if (d == NULL || atv_vfy_bundle_new(&all, &err) != ATV_OK) {
+        fprintf(errs, "atcr-verify: bundleDir %s cannot be read\n", dir);
+        goto out;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0) {
+            continue;
+        }
+        if (++n > ATV_VFY_MAX_BUNDLE_FILES) {
+            fprintf(errs, "atcr-verify: bundleDir %s: more than %u bundles\n", dir,
+                    ATV_VFY_MAX_BUNDLE_FILES);
+            goto out;
+        }
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
+            atv_vfy_bundle_load(path, &b, &err) != ATV_OK ||
+            atv_vfy_bundle_merge(all, b, &err) != ATV_OK) {
+            fprintf(errs, "atcr-verify: bundleDir: %s: %s\n", de->d_name, err.msg);
+            goto out;
+        }
+        atv_vfy_bundle_free(b);
+        b = NULL;
+    }
+    *out = all;
+    all = NULL;
+    ok = 1;
+out:
+    if (d != NULL) {
+        (void)closedir(d);
+    }
+    atv_vfy_bundle_free(b);
+    atv_vfy_bundle_free(all);
+    return ok;
+}
+
 static int load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *errs)
 {
     struct atv_err err;
@@ -480,6 +544,10 @@ static int load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *e
     *b = NULL;
     if (!o->offline) {
         return 1;
+    }
+    if (o->params.bundle_dir[0] != '\0') {
+        /* the CLI reads the whole directory once; the bundles are the only evidence */
+        return load_dir(o->params.bundle_dir, b, errs);
     }
     if (atv_vfy_bundle_load(o->bundle_path, b, &err) != ATV_OK) {
         fprintf(errs, "atcr-verify: --bundle: %s\n", err.msg);

@@ -189,6 +189,22 @@ EOF
     echo "$output" | jq -e '(.referrers | length) == 2'
 }
 
+@test "--bundle-dir (the plugin's bundleDir): offline from a directory of bundles" {
+    d="$BATS_TEST_TMPDIR/bundles"
+    mkdir -p "$d"
+    "$CLI" bundle export "$IMG:good" --trusted-did "$ALICE" "${NET[@]}" -o "$d/good.json" > /dev/null 2>&1
+    "$CLI" bundle export "$IMG:bob" --trusted-did "$BOB" "${NET[@]}" -o "$d/bob.json" > /dev/null 2>&1
+    run --separate-stderr unshare -n "$CLI" "$IMG:bob" --trusted-did "$BOB" "${NET[@]}" \
+        --bundle-dir "$d" -o json
+    [ "$status" -eq 0 ]
+    echo "$output" | jq -e '.verifiedSigners == 1 and .evidenceFetchedAt != null'
+    # an image no bundle knows: an operational error, never the network
+    run unshare -n "$CLI" "$IMG:multi" --trusted-did "$ALICE" "${NET[@]}" --bundle-dir "$d"
+    [ "$status" -eq 2 ]
+    run "$CLI" "$IMG:bob" --bundle-dir "$d" --bundle "$d/bob.json"
+    [ "$status" -eq 2 ]
+}
+
 @test "a tampered bundle fails: record, DID document key, manifest" {
     b="$BATS_TEST_TMPDIR/bundle.json"
     "$CLI" bundle export "$IMG:good" --trusted-did "$ALICE" "${NET[@]}" -o "$b" > /dev/null 2>&1

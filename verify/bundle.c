@@ -168,6 +168,22 @@ size_t atv_vfy_bundle_count(const struct atv_vfy_bundle *b)
     return b != NULL ? b->n : 0;
 }
 
+enum atv_status atv_vfy_bundle_merge(struct atv_vfy_bundle *dst, const struct atv_vfy_bundle *src,
+                                     struct atv_err *err)
+{
+    size_t i;
+    for (i = 0; i < src->n; i++) {
+        const struct entry *e = &src->e[i];
+        enum atv_status rc = atv_vfy_bundle_put(dst, e->kind, e->key, e->status,
+                                                (struct atv_bytes){e->data, e->len},
+                                                e->fetched_at, err);
+        if (rc != ATV_OK) {
+            return rc;
+        }
+    }
+    return ATV_OK;
+}
+
 /* ---- on disk ------------------------------------------------------------------ */
 
 enum atv_status atv_vfy_bundle_parse(struct atv_bytes json, struct atv_vfy_bundle **out,

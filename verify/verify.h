@@ -193,6 +193,10 @@ ATV_MUST_USE enum atv_status atv_vfy_bundle_get(const struct atv_vfy_bundle *b,
                                                 long *status, struct atv_bytes *data,
                                                 int64_t *fetched_at, struct atv_err *err);
 size_t atv_vfy_bundle_count(const struct atv_vfy_bundle *b);
+/* Copies every entry of src into dst (an entry dst already has is replaced). */
+ATV_MUST_USE enum atv_status atv_vfy_bundle_merge(struct atv_vfy_bundle *dst,
+                                                  const struct atv_vfy_bundle *src,
+                                                  struct atv_err *err);
 /* JSON {"format":"atcr-verify-bundle","version":1,"createdAt":N,"entries":[
  * {"kind","key","status","fetchedAt","data" (base64)}]}, parsed strictly. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_parse(struct atv_bytes json,
