@@ -20,6 +20,8 @@
 #ifndef ATV_COMMON_TESTS_LOOPBACK_H
 #define ATV_COMMON_TESTS_LOOPBACK_H
 
+#include "common/http.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -402,6 +404,25 @@ __attribute__((unused)) static const char *lb_url1(const char *path)
     k = (k + 1) % 4;
     (void)snprintf(u[k], sizeof u[k], "http://127.0.0.1:%u%s", lb.port1, path);
     return u[k];
+}
+
+/* A client session for the tests against these servers (common/http.h). */
+__attribute__((unused)) static struct atv_http *lb_session(uint32_t timeout_ms, int allow_http,
+                                                           int allow_loopback)
+{
+    struct atv_http_opts o;
+    struct atv_http *h = NULL;
+    struct atv_err err;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = timeout_ms;
+    o.allow_http = allow_http;
+    o.allow_loopback_http = allow_loopback;
+    atv_err_clear(&err);
+    if (atv_http_new(&o, &h, &err) != ATV_OK) {
+        printf("# atv_http_new: %s\n", err.msg);
+        return NULL;
+    }
+    return h;
 }
 
 #endif

@@ -125,18 +125,7 @@ static char plc_url[64];
 
 static struct atv_http *session(uint32_t timeout_ms, int allow_loopback)
 {
-    struct atv_http_opts o;
-    struct atv_http *h = NULL;
-    struct atv_err err;
-    memset(&o, 0, sizeof o);
-    o.timeout_ms = timeout_ms;
-    o.allow_loopback_http = allow_loopback;
-    atv_err_clear(&err);
-    if (atv_http_new(&o, &h, &err) != ATV_OK) {
-        DIAG("atv_http_new: %s", err.msg);
-        return NULL;
-    }
-    return h;
+    return lb_session(timeout_ms, 0, allow_loopback);
 }
 
 static enum atv_status resolve(struct atv_http *h, const char *did, struct atv_diddoc *dd,
