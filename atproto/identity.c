@@ -165,7 +165,11 @@ static int is_hard(enum atv_status rc)
 /* Moves a local error into the caller's record. */
 static enum atv_status pass_err(struct atv_err *err, const struct atv_err *local)
 {
-    return atv_err_setr(err, local->code, local->reason, "%s", local->msg);
+    enum atv_status rc = atv_err_setr(err, local->code, local->reason, "%s", local->msg);
+    if (local->transient) {
+        atv_err_transient(err);
+    }
+    return rc;
 }
 
 /* Checks an http(s) base URL (the PLC directory, a PDS endpoint): scheme
@@ -419,6 +423,10 @@ enum atv_status atv_atp_did_resolve(const struct atv_fetcher *f, const char *plc
         break;
     default:
         rc = atv_err_set(err, ATV_E_IO, "did document: HTTP status %ld", status);
+        if (status >= 500 || status == 429) {
+            /* the directory is overloaded or down: a retry may succeed */
+            atv_err_transient(err);
+        }
         break;
     }
     if (rc == ATV_OK && doc_json != NULL) {

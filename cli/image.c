@@ -10,10 +10,8 @@
 
 #include "atproto/atproto.h"
 #include "common/limits.h"
-#include "policy/policy.h"
 #include "verify/verify.h"
 
-#include <dirent.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -29,8 +27,11 @@ static const char usage_image[] =
     "       atcr-verify IMAGE --offline --bundle FILE [OPTIONS]\n"
     "\n"
     "Finds the ATProto signatures of IMAGE (OCI referrers API, else the tag-schema\n"
-    "fallback), verifies each exactly as the Ratify plugin does, and applies the trust\n"
-    "policy: at least minSignatures valid signatures from distinct trusted DIDs.\n"
+    "fallback), verifies them exactly as the Ratify plugin does until the trust policy\n"
+    "is met (minSignatures distinct trusted DIDs, every requirement), and prints the\n"
+    "image verdict: `met` (the policy holds) and `allowed` (met, or an audit policy,\n"
+    "or no signature required). An image index is met by its own signatures, else\n"
+    "when every platform manifest it lists is.\n"
     "\n"
     "Trust (one of):\n"
     "  --trusted-did DID        trust DID for every image (repeatable)   [trustedDIDs]\n"
@@ -39,7 +40,7 @@ static const char usage_image[] =
     "  --plc URL                did:plc directory (https://plc.directory) [plcDirectory]\n"
     "  --cache-dir DIR          DID-document cache directory              [cacheDir]\n"
     "  --did-cache-ttl SECONDS  cache lifetime, 0 disables (300)          [didCacheTTL]\n"
-    "  --timeout MS             deadline per signature (2500)             [timeoutMs]\n"
+    "  --timeout MS             deadline of the whole run (2500)          [timeoutMs]\n"
     "  --collection NSID        allowed record collection (repeatable)    [collections]\n"
     "  --no-verify-handle       do not confirm handles                    [verifyHandle]\n"
     "  --allow-loopback-http    plain HTTP to loopback PLC/PDS            [allowLoopbackHTTP]\n"
@@ -59,8 +60,9 @@ static const char usage_image[] =
     "  -o, --output text|json   a line per signature (default) or one JSON document\n"
     "  -v, --verbose            progress lines on stderr (-vv: debug lines too)\n"
     "\n"
-    "Exit status: 0 the policy is met; 1 it is not; 2 usage or operational error\n"
-    "(unreadable files, the registry unreachable while listing signatures).\n";
+    "Exit status: 0 allowed; 1 refused; 2 usage or configuration error, signatures\n"
+    "that could not be listed, or a failure a retry could change (refused connection,\n"
+    "DNS, deadline, HTTP 5xx or 429).\n";
 
 static const char usage_discover[] =
     "usage: atcr-verify discover IMAGE [-o text|json] [registry and network options]\n"
@@ -490,53 +492,6 @@ static int print_found(const struct atv_vfy_found *f, int json, FILE *out)
     return ATV_CLI_OK;
 }
 
-/* Every bundle (*.json, at most ATV_VFY_MAX_BUNDLE_FILES) of dir, merged into one. */
-static int load_dir(const char *dir, struct atv_vfy_bundle **out, FILE *errs)
-{
-    struct atv_vfy_bundle *all = NULL, *b = NULL;
-    struct atv_err err;
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[ATV_VFY_MAX_PATH + 300];
-    unsigned n = 0;
-    int ok = 0;
-
-    atv_err_clear(&err);
-    if (d == NULL || atv_vfy_bundle_new(&all, &err) != ATV_OK) {
-        fprintf(errs, "atcr-verify: bundleDir %s cannot be read\n", dir);
-        goto out;
-    }
-    while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0) {
-            continue;
-        }
-        if (++n > ATV_VFY_MAX_BUNDLE_FILES) {
-            fprintf(errs, "atcr-verify: bundleDir %s: more than %u bundles\n", dir,
-                    ATV_VFY_MAX_BUNDLE_FILES);
-            goto out;
-        }
-        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
-            atv_vfy_bundle_load(path, &b, &err) != ATV_OK ||
-            atv_vfy_bundle_merge(all, b, &err) != ATV_OK) {
-            fprintf(errs, "atcr-verify: bundleDir: %s: %s\n", de->d_name, err.msg);
-            goto out;
-        }
-        atv_vfy_bundle_free(b);
-        b = NULL;
-    }
-    *out = all;
-    all = NULL;
-    ok = 1;
-out:
-    if (d != NULL) {
-        (void)closedir(d);
-    }
-    atv_vfy_bundle_free(b);
-    atv_vfy_bundle_free(all);
-    return ok;
-}
-
 static int load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *errs)
 {
     struct atv_err err;
@@ -546,8 +501,13 @@ static int load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *e
         return 1;
     }
     if (o->params.bundle_dir[0] != '\0') {
-        /* the CLI reads the whole directory once; the bundles are the only evidence */
-        return load_dir(o->params.bundle_dir, b, errs);
+        /* the whole directory, read once: the bundles are the only evidence */
+        const struct atv_vfy_log lg = {errs, 0, 1};
+        if (atv_vfy_bundle_load_dir(o->params.bundle_dir, &lg, b, &err) != ATV_OK) {
+            fprintf(errs, "atcr-verify: --bundle-dir: %s\n", err.msg);
+            return 0;
+        }
+        return 1;
     }
     if (atv_vfy_bundle_load(o->bundle_path, b, &err) != ATV_OK) {
         fprintf(errs, "atcr-verify: --bundle: %s\n", err.msg);
@@ -597,54 +557,39 @@ out:
 
 /* ---- verify ----------------------------------------------------------------------------- */
 
-struct tally {
-    struct atv_policy_scope scope;
-    int scope_ok;       /* the policy loaded */
-    size_t n_valid;     /* distinct trusted DIDs with a valid, non-audit signature */
-    char dids[ATV_VFY_MAX_SIGS][ATV_MAX_DID + 1];
-};
-
-static void count_did(struct tally *t, const char *did)
-{
-    size_t i;
-    for (i = 0; i < t->n_valid; i++) {
-        if (strcmp(t->dids[i], did) == 0) {
-            return;
-        }
-    }
-    if (t->n_valid < ATV_VFY_MAX_SIGS) {
-        (void)snprintf(t->dids[t->n_valid++], sizeof t->dids[0], "%s", did);
-    }
-}
-
 static int use_colour(FILE *out)
 {
     const char *nc = getenv("NO_COLOR");
     return isatty(fileno(out)) && (nc == NULL || nc[0] == '\0');
 }
 
-static void print_line(FILE *out, const struct atv_vfy_result *r, const char *sig, int colour)
+static void print_line(FILE *out, const struct atv_vfy_artifact *a, int colour)
 {
-    const char *verdict = r->success ? (r->audit ? "AUDIT" : "PASS") : "FAIL";
-    const char *on = !colour ? "" : r->success ? (r->audit ? "\033[33m" : "\033[32m") : "\033[31m";
+    const struct atv_vfy_result *r = &a->r;
+    const char *verdict = r->success ? "PASS" : "FAIL";
+    const char *on = !colour ? "" : r->success ? "\033[32m" : "\033[31m";
     const char *off = colour ? "\033[0m" : "";
 
-    fprintf(out, "%s%-5s%s %s %s%s%s%s signed %s", on, verdict, off, sig,
+    fprintf(out, "%s%-5s%s %s%s%s %s%s%s%s signed %s", on, verdict, off, a->platform,
+            a->platform[0] != '\0' ? " " : "", a->sig_digest,
             r->did[0] != '\0' ? r->did : "(unknown signer)", r->handle[0] != '\0' ? " (" : "",
             r->handle, r->handle[0] != '\0' ? ")" : "",
             r->signed_at[0] != '\0' ? r->signed_at : "(unknown)");
-    if (!r->success || r->audit) {
+    if (!r->success) {
         fprintf(out, ": %s: %s", atv_vfy_reason_name(r->reason), r->message);
     }
     fputc('\n', out);
 }
 
-static json_t *result_json(const struct atv_vfy_result *r, const char *sig)
+static json_t *result_json(const struct atv_vfy_artifact *a)
 {
     struct atv_vfy_field f[ATV_VFY_MAX_FIELDS];
-    size_t n = atv_vfy_result_fields(r, f), i;
-    json_t *o = json_pack("{s:s, s:b, s:s}", "signatureManifest", sig, "isSuccess", r->success,
-                          "message", r->message);
+    size_t n = atv_vfy_result_fields(&a->r, f), i;
+    json_t *o = json_pack("{s:s, s:b, s:s}", "signatureManifest", a->sig_digest, "isSuccess",
+                          a->r.success, "message", a->r.message);
+    if (o != NULL && a->platform[0] != '\0') {
+        (void)json_object_set_new(o, "platform", json_string(a->platform));
+    }
     for (i = 0; o != NULL && i < n; i++) {
         (void)json_object_set_new(o, f[i].key,
                                   f[i].is_bool ? json_boolean(f[i].b) : json_string(f[i].str));
@@ -652,22 +597,102 @@ static json_t *result_json(const struct atv_vfy_result *r, const char *sig)
     return o;
 }
 
-static void load_scope(struct image_opts *o, struct tally *t, FILE *errs)
+/* The image verdict as one JSON document (-o json): `allowed` and `met` both. */
+static json_t *verdict_json(const struct image_opts *o, const struct atv_vfy_image *v,
+                            int64_t now)
 {
-    struct atv_policy *p = NULL;
-    struct atv_err err;
-    atv_err_clear(&err);
-    memset(&t->scope, 0, sizeof t->scope);
-    if (o->params.trust_policy[0] != '\0'
-            ? atv_policy_load_file(o->params.trust_policy, &p, &err) == ATV_OK
-            : atv_policy_from_dids((const char *const *)o->params.trusted_dids,
-                                   o->params.n_trusted, &p, &err) == ATV_OK) {
-        atv_policy_scope_for(p, o->image, &t->scope);
-        t->scope_ok = 1;
-    } else {
-        fprintf(errs, "atcr-verify: trust policy: %s\n", err.msg);
+    json_t *sigs = json_array(), *signers = json_array(), *root;
+    size_t i;
+
+    for (i = 0; sigs != NULL && i < v->n_artifacts; i++) {
+        (void)json_array_append_new(sigs, result_json(&v->artifacts[i]));
     }
-    atv_policy_free(p);
+    for (i = 0; signers != NULL && i < v->n_signers; i++) {
+        json_t *s = json_pack("{s:s}", "did", v->signers[i].did);
+        if (s != NULL && v->signers[i].handle[0] != '\0') {
+            (void)json_object_set_new(s, "handle", json_string(v->signers[i].handle));
+        }
+        (void)json_array_append_new(signers, s);
+    }
+    root = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:s, s:s, s:s, s:i, s:i, s:i, s:b, "
+                     "s:o, s:o}",
+                     "image", o->image, "reference", v->reference, "digest", v->digest,
+                     "allowed", v->allowed, "met", v->met, "audit", v->audit, "transient",
+                     v->transient, "reason", atv_vfy_reason_name(v->reason), "message",
+                     v->message, "action", v->action_audit ? "audit" : "enforce",
+                     "minSignatures", (int)v->min_signatures, "verifiedSigners",
+                     (int)v->n_signers, "signaturesFound", (int)v->n_sigs, "policyMet", v->met,
+                     "signers", signers, "signatures", sigs);
+    if (root == NULL) {
+        return NULL;
+    }
+    /* kept for scripts written against earlier versions: the digest again */
+    (void)json_object_set_new(root, "subjectDigest", json_string(v->digest));
+    if (v->policy[0] != '\0') {
+        (void)json_object_set_new(root, "policy", json_string(v->policy));
+    }
+    if (v->detail[0] != '\0') {
+        (void)json_object_set_new(root, "detail", json_string(v->detail));
+    }
+    if (v->is_index) {
+        (void)json_object_set_new(root, "index", json_true());
+    }
+    if (v->rollback_guard_off) {
+        (void)json_object_set_new(root, "rollbackGuardOff", json_true());
+    }
+    if (v->evidence_at[0] != '\0') {
+        (void)json_object_set_new(root, "evidenceFetchedAt", json_string(v->evidence_at));
+        (void)json_object_set_new(root, "evidenceAgeSeconds",
+                                  json_integer((json_int_t)(now - v->evidence_time)));
+    }
+    return root;
+}
+
+static void verdict_text(const struct image_opts *o, const struct atv_vfy_image *v, int64_t now,
+                         FILE *out, int colour)
+{
+    const char *word = v->met ? "met" : v->allowed ? "NOT met, allowed" : "NOT met";
+    size_t i;
+
+    fprintf(out, "%s\n  %s, %zu signature%s found%s\n", o->image,
+            v->reference[0] != '\0' ? v->reference : "(reference unknown)", v->n_sigs,
+            v->n_sigs == 1 ? "" : "s", v->is_index ? " (an image index)" : "");
+    for (i = 0; i < v->n_artifacts; i++) {
+        fputs("  ", out);
+        print_line(out, &v->artifacts[i], colour);
+    }
+    if (v->policy[0] == '\0') {
+        fprintf(out, "  no policy applies: %s: %s\n", atv_vfy_reason_name(v->reason), v->message);
+    } else if (v->no_signature_required) {
+        fprintf(out, "  %s: allowed\n", v->message);
+    } else {
+        fprintf(out, "  policy %s (%s): %u of %u required signer%s: %s\n", v->policy,
+                v->action_audit ? "audit" : "enforce", v->have, v->min_signatures,
+                v->min_signatures == 1 ? "" : "s", word);
+        if (!v->met) {
+            fprintf(out, "  %s%s%s: %s\n", atv_vfy_reason_name(v->reason),
+                    v->transient ? " (transient)" : "", v->audit ? " (audit)" : "", v->message);
+        }
+    }
+    if (v->evidence_at[0] != '\0') {
+        long long age = (long long)(now - v->evidence_time);
+        fprintf(out, "  offline: evidence fetched at %s (%lld minute%s ago)\n", v->evidence_at,
+                age / 60, age / 60 == 1 ? "" : "s");
+    }
+}
+
+/* Exit status from the verdict: allowed 0; a definite refusal 1; a
+ * configuration error, signatures that could not even be listed, or a
+ * failure a retry could change 2. */
+static int exit_code(const struct atv_vfy_image *v)
+{
+    if (v->allowed) {
+        return ATV_CLI_OK;
+    }
+    if (v->reason == ATV_VFY_BAD_REQUEST || v->transient || v->unlisted) {
+        return ATV_CLI_USAGE;
+    }
+    return ATV_CLI_REJECT;
 }
 
 /* The verification shared by IMAGE and bundle export. Returns the exit code. */
@@ -675,19 +700,12 @@ static int verify_image(struct image_opts *o, const struct atv_vfy_bundle *offli
                         struct atv_vfy_bundle *record, FILE *out, FILE *errs)
 {
     struct atv_vfy_request rq;
-    struct atv_vfy_found *found = calloc(1, sizeof *found);
-    struct atv_vfy_result *res = calloc(1, sizeof *res);
-    struct tally *t = calloc(1, sizeof *t);
+    struct atv_vfy_image *v = calloc(1, sizeof *v);
     struct atv_vfy_log lg = {errs, o->verbose > 1, o->verbose == 0};
-    json_t *sigs = json_array(), *root = NULL;
-    enum atv_vfy_reason reason;
-    struct atv_err err;
-    char oldest[32] = "";
-    int64_t oldest_t = 0;
-    int code = ATV_CLI_USAGE, met, colour = !o->json && use_colour(out);
-    size_t i;
+    json_t *root = NULL;
+    int code = ATV_CLI_USAGE;
 
-    if (found == NULL || res == NULL || t == NULL || sigs == NULL) {
+    if (v == NULL) {
         fprintf(errs, "atcr-verify: out of memory\n");
         goto out;
     }
@@ -695,90 +713,29 @@ static int verify_image(struct image_opts *o, const struct atv_vfy_bundle *offli
         usage(errs, "", "give --trusted-did or --policy, not both");
         goto out;
     }
-    load_scope(o, t, errs);
-    if (!t->scope_ok) {
-        goto out;
-    }
     base_request(o, &rq, &lg, offline, record);
-    atv_err_clear(&err);
-    if (atv_vfy_discover(&rq, found, &reason, &err) != ATV_OK) {
-        fprintf(errs, "atcr-verify: %s: %s: %s\n", o->image, atv_vfy_reason_name(reason), err.msg);
-        goto out;
+    atv_vfy_image_run(&rq, v);
+    if (v->reason == ATV_VFY_BAD_REQUEST && !v->allowed) {
+        fprintf(errs, "atcr-verify: %s\n", v->message);
+    } else if (!v->allowed && v->transient) {
+        fprintf(errs, "atcr-verify: %s: %s (transient): %s\n", o->image,
+                atv_vfy_reason_name(v->reason), v->message);
     }
-    /* every signature is checked against the digest found once, not the tag again */
-    rq.subject_digest = found->subject_digest;
-    if (!o->json) {
-        fprintf(out, "%s\n  digest %s, %zu signature%s\n", o->image, found->subject_digest,
-                found->n, found->n == 1 ? "" : "s");
-    }
-    for (i = 0; i < found->n; i++) {
-        rq.sig_digest = found->sigs[i].digest;
-        rq.sig_size = found->sigs[i].size;
-        rq.sig_media_type = found->sigs[i].media_type;
-        atv_vfy_run(&rq, res);
-        if (res->success && !res->audit) {
-            count_did(t, res->did);
-        }
-        if (res->evidence_time > 0 && (oldest_t == 0 || res->evidence_time < oldest_t)) {
-            oldest_t = res->evidence_time;
-            memcpy(oldest, res->evidence_at, sizeof oldest);
-        }
-        if (o->json) {
-            (void)json_array_append_new(sigs, result_json(res, found->sigs[i].digest));
-        } else {
-            fputs("  ", out);
-            print_line(out, res, found->sigs[i].digest, colour);
-        }
-    }
-    met = t->scope.matched && t->n_valid >= t->scope.min_signatures;
-    if (!met && t->scope.matched &&
-        (t->scope.action == ATV_POLICY_AUDIT || !t->scope.require_signature)) {
-        fprintf(errs, "warn: policy %s is not met (%zu of %u), but %s\n", t->scope.name,
-                t->n_valid, t->scope.min_signatures,
-                t->scope.action == ATV_POLICY_AUDIT ? "it only audits" : "it requires no signature");
-        code = ATV_CLI_OK;
-    } else {
-        code = met ? ATV_CLI_OK : ATV_CLI_REJECT;
-    }
+    code = exit_code(v);
     if (o->json) {
-        root = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:b, s:O}", "image", o->image,
-                         "subjectDigest", found->subject_digest, "policy", t->scope.name,
-                         "action", t->scope.action == ATV_POLICY_AUDIT ? "audit" : "enforce",
-                         "minSignatures", (int)t->scope.min_signatures, "verifiedSigners",
-                         (int)t->n_valid, "policyMet", met, "signatures", sigs);
-        if (root != NULL && oldest[0] != '\0') {
-            (void)json_object_set_new(root, "evidenceFetchedAt", json_string(oldest));
-            (void)json_object_set_new(root, "evidenceAgeSeconds",
-                                      json_integer((json_int_t)(rq.now - oldest_t)));
+        char *s;
+        root = verdict_json(o, v, rq.now);
+        s = root != NULL ? json_dumps(root, JSON_INDENT(2)) : NULL;
+        if (s != NULL) {
+            fprintf(out, "%s\n", s);
         }
-        if (root != NULL) {
-            char *s = json_dumps(root, JSON_INDENT(2));
-            if (s != NULL) {
-                fprintf(out, "%s\n", s);
-            }
-            free(s);
-        }
+        free(s);
     } else {
-        if (!t->scope.matched) {
-            fprintf(out, "  no policy applies to %s: nothing is trusted\n", o->image);
-        } else {
-            fprintf(out, "  policy %s (%s): %zu of %u required signer%s: %s\n", t->scope.name,
-                    t->scope.action == ATV_POLICY_AUDIT ? "audit" : "enforce", t->n_valid,
-                    t->scope.min_signatures, t->scope.min_signatures == 1 ? "" : "s",
-                    met ? "met" : "NOT met");
-        }
-        if (oldest[0] != '\0') {
-            long long age = (long long)(rq.now - oldest_t);
-            fprintf(out, "  offline: evidence fetched at %s (%lld minute%s ago)\n", oldest,
-                    age / 60, age / 60 == 1 ? "" : "s");
-        }
+        verdict_text(o, v, rq.now, out, use_colour(out));
     }
 out:
     json_decref(root);
-    json_decref(sigs);
-    free(found);
-    free(res);
-    free(t);
+    free(v);
     return code;
 }
 

@@ -5,7 +5,9 @@
  * Writers never touch a live entry: they write a mkstemp(3) file in DIR and
  * rename(2) it over the entry, which POSIX makes atomic, so a concurrent
  * reader sees the old entry or the new one, never a mix. Readers trust
- * nothing: the file must be a regular file of ours that nobody else may
+ * nothing: the directory must be a real directory of ours that nobody else
+ * may write (checked on every read, through the descriptor the entry is
+ * opened from), the file must be a regular file of ours that nobody else may
  * write, the header must parse exactly, and the body must have the length
  * and the SHA-256 the header states. Anything else is a miss. No fsync: an
  * entry torn by a crash fails the length or hash check and is a miss.
@@ -40,18 +42,27 @@ struct cache_hdr {
     size_t size; /* bytes the header takes, newline included */
 };
 
-static enum atv_status entry_path(const char *dir, const char *key, char *out, size_t cap,
-                                  struct atv_err *err)
+/* The file name of key's entry: hex(sha256(key)) ".json" (69 bytes with NUL);
+ * hashing the key makes any string a safe file name. */
+static void entry_name(const char *key, char out[70])
 {
     uint8_t h[32];
     char hex[65];
     struct atv_bytes hb = {h, sizeof h};
-    int n;
 
-    /* hashing the key makes any string a safe file name */
     atv_sha256(atv_bytes_str(key), h);
     atv_hex_encode(hb, hex, sizeof hex);
-    n = snprintf(out, cap, "%s/%s.json", dir, hex);
+    (void)snprintf(out, 70, "%s.json", hex);
+}
+
+static enum atv_status entry_path(const char *dir, const char *key, char *out, size_t cap,
+                                  struct atv_err *err)
+{
+    char name[70];
+    int n;
+
+    entry_name(key, name);
+    n = snprintf(out, cap, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= cap) {
         out[0] = '\0';
         return atv_err_set(err, ATV_E_LIMIT, "cache: directory path of %zu bytes is too long",
@@ -146,10 +157,121 @@ static int read_exact(int fd, uint8_t *p, size_t want)
     }
 }
 
+/* Why a cache directory is not ours to trust, from its lstat(2) or fstat(2):
+ * anything another local user could have planted there (the DID cache, the
+ * "rev" rollback-guard entries) must never be read, and nothing of ours may be
+ * written where they could read or swap it. A real directory (not a symlink),
+ * owned by geteuid(), with no group or other write bit (0700 is what we make).
+ * Returns: ATV_OK; else ATV_E_IO, reason "cache_unusable", naming the problem. */
+static enum atv_status dir_judge(const char *dir, const struct stat *st, struct atv_err *err)
+{
+    if (S_ISLNK(st->st_mode)) {
+        return atv_err_setr(err, ATV_E_IO, "cache_unusable",
+                            "cache directory %.200s is a symbolic link", dir);
+    }
+    if (!S_ISDIR(st->st_mode)) {
+        return atv_err_setr(err, ATV_E_IO, "cache_unusable",
+                            "cache directory %.200s is not a directory", dir);
+    }
+    if (st->st_uid != geteuid()) {
+        return atv_err_setr(err, ATV_E_IO, "cache_unusable",
+                            "cache directory %.200s is owned by uid %lu, not %lu", dir,
+                            (unsigned long)st->st_uid, (unsigned long)geteuid());
+    }
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        return atv_err_setr(err, ATV_E_IO, "cache_unusable",
+                            "cache directory %.200s is writable by group or others (mode %04o, "
+                            "want 0700)",
+                            dir, (unsigned int)(st->st_mode & 07777));
+    }
+    return ATV_OK;
+}
+
+/* lstat(2)s dir and judges it; absent: created 0700 when create, else
+ * ATV_E_NOT_FOUND (reason "cache_absent"). */
+static enum atv_status dir_ready(const char *dir, int create, struct atv_err *err)
+{
+    struct stat st;
+
+    if (lstat(dir, &st) != 0) {
+        if (errno != ENOENT) {
+            return atv_err_setr(err, ATV_E_IO, "cache_unusable", "cache directory %.200s: %s",
+                                dir, strerror(errno));
+        }
+        if (!create) {
+            return atv_err_setr(err, ATV_E_NOT_FOUND, "cache_absent",
+                                "cache directory %.200s does not exist", dir);
+        }
+        /* EEXIST: another process made it meanwhile; it is judged below all the same */
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            return atv_err_setr(err, ATV_E_IO, "cache_unusable",
+                                "cache directory %.200s: mkdir: %s", dir, strerror(errno));
+        }
+        if (lstat(dir, &st) != 0) {
+            return atv_err_setr(err, ATV_E_IO, "cache_unusable", "cache directory %.200s: %s",
+                                dir, strerror(errno));
+        }
+    }
+    return dir_judge(dir, &st, err);
+}
+
+enum atv_status atv_cache_dir_check(const char *dir, int create, struct atv_err *err)
+{
+    if (dir == NULL || dir[0] == '\0') {
+        return atv_err_set(err, ATV_E_USAGE, "cache dir check: no directory");
+    }
+    return dir_ready(dir, create != 0, err);
+}
+
+/* Opens dir for reading entries through the descriptor (openat), after
+ * judging the directory actually opened (fstat), so that no swap of the path
+ * between the check and the reads can matter. Returns: ATV_OK with *dfd;
+ * ATV_E_NOT_FOUND when dir does not exist (a miss); ATV_E_IO "cache_unusable". */
+static enum atv_status dir_open(const char *dir, int *dfd, struct atv_err *err)
+{
+    struct stat st;
+    int fd;
+    enum atv_status rc;
+
+    *dfd = -1;
+    /* O_NOFOLLOW: a symlink fails with ELOOP (or ENOTDIR with O_DIRECTORY on
+     * some systems), which lstat then names */
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT) {
+            /* nothing was ever cached: a plain miss */
+            return atv_err_set(err, ATV_E_NOT_FOUND, "cache directory %.200s does not exist",
+                               dir);
+        }
+        if (lstat(dir, &st) == 0) {
+            rc = dir_judge(dir, &st, err);
+            if (rc != ATV_OK) {
+                return rc;
+            }
+        }
+        return atv_err_setr(err, ATV_E_IO, "cache_unusable", "cache directory %.200s: %s", dir,
+                            strerror(e));
+    }
+    if (fstat(fd, &st) != 0) {
+        rc = atv_err_setr(err, ATV_E_IO, "cache_unusable", "cache directory %.200s: fstat: %s",
+                          dir, strerror(errno));
+        (void)close(fd);
+        return rc;
+    }
+    rc = dir_judge(dir, &st, err);
+    if (rc != ATV_OK) {
+        (void)close(fd);
+        return rc;
+    }
+    *dfd = fd;
+    return ATV_OK;
+}
+
 enum atv_status atv_cache_get(const char *dir, const char *key, uint32_t max_age_s,
                               struct atv_buf *out, int64_t *stored_at, struct atv_err *err)
 {
-    char path[CACHE_MAX_PATH];
+    char name[70];
     char hex[65];
     uint8_t digest[32];
     struct stat ls;
@@ -160,6 +282,7 @@ enum atv_status atv_cache_get(const char *dir, const char *key, uint32_t max_age
     size_t size;
     time_t now;
     int fd = -1;
+    int dfd = -1;
     enum atv_status rc = ATV_E_NOT_FOUND;
 
     if (stored_at != NULL) {
@@ -168,12 +291,16 @@ enum atv_status atv_cache_get(const char *dir, const char *key, uint32_t max_age
     if (dir == NULL || key == NULL || out == NULL) {
         return atv_err_set(err, ATV_E_USAGE, "cache get: NULL argument");
     }
-    if (entry_path(dir, key, path, sizeof path, NULL) != ATV_OK) {
-        atv_err_set(err, ATV_E_NOT_FOUND, "cache: directory path too long");
+    /* the directory first, on every read: a directory another user made or
+     * can write is theirs to fill, so nothing in it is read */
+    rc = dir_open(dir, &dfd, err);
+    if (rc != ATV_OK) {
         goto out;
     }
+    rc = ATV_E_NOT_FOUND;
+    entry_name(key, name);
     /* lstat first: never open a symlink, a FIFO or a device */
-    if (lstat(path, &ls) != 0) {
+    if (fstatat(dfd, name, &ls, AT_SYMLINK_NOFOLLOW) != 0) {
         atv_err_set(err, ATV_E_NOT_FOUND, "cache: no entry (%s)", strerror(errno));
         goto out;
     }
@@ -183,7 +310,7 @@ enum atv_status atv_cache_get(const char *dir, const char *key, uint32_t max_age
     }
     /* O_NOFOLLOW and O_NONBLOCK cover a swap between lstat and open; fstat
      * then judges the file actually opened */
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 || fstat(fd, &fs) != 0) {
         atv_err_set(err, ATV_E_NOT_FOUND, "cache: cannot open the entry (%s)", strerror(errno));
         goto out;
@@ -248,6 +375,9 @@ out:
     if (fd >= 0) {
         (void)close(fd);
     }
+    if (dfd >= 0) {
+        (void)close(dfd);
+    }
     free(data);
     return rc;
 }
@@ -267,26 +397,6 @@ static enum atv_status write_all(int fd, const void *p, size_t n, struct atv_err
                                w < 0 ? strerror(errno) : "no progress");
         }
         done += (size_t)w;
-    }
-    return ATV_OK;
-}
-
-/* Creates dir 0700, or accepts an existing one only when it is a real
- * directory (not a symlink) of ours that nobody else may write. */
-static enum atv_status dir_ready(const char *dir, struct atv_err *err)
-{
-    struct stat st;
-
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        return atv_err_set(err, ATV_E_IO, "cache: mkdir: %s", strerror(errno));
-    }
-    if (lstat(dir, &st) != 0) {
-        return atv_err_set(err, ATV_E_IO, "cache: lstat dir: %s", strerror(errno));
-    }
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        return atv_err_set(err, ATV_E_IO,
-                           "cache: the path is not a directory of ours writable by us alone");
     }
     return ATV_OK;
 }
@@ -322,7 +432,7 @@ enum atv_status atv_cache_put(const char *dir, const char *key, struct atv_bytes
         rc = atv_err_set(err, ATV_E_LIMIT, "cache: directory path too long");
         goto out;
     }
-    rc = dir_ready(dir, err);
+    rc = dir_ready(dir, 1, err);
     if (rc != ATV_OK) {
         goto out;
     }

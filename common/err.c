@@ -12,7 +12,15 @@ void atv_err_clear(struct atv_err *err)
     }
     err->code = ATV_OK;
     err->reason = NULL;
+    err->transient = 0;
     err->msg[0] = '\0';
+}
+
+void atv_err_transient(struct atv_err *err)
+{
+    if (err != NULL && err->code != ATV_OK) {
+        err->transient = 1;
+    }
 }
 
 static enum atv_status err_vset(struct atv_err *err, enum atv_status code, const char *reason,

@@ -32,6 +32,10 @@ struct atv_err {
     /* A stable machine-readable reason ("bad_signature", "record_absent", ...),
      * static storage, NULL until set. Reported as the verdict's `reason`. */
     const char *reason;
+    /* 1: a retry could change the outcome (connection refused or reset, DNS
+     * failure, deadline, HTTP 5xx or 429). A 404, a bad signature or an
+     * untrusted DID are definite (0). Set with atv_err_transient. */
+    int transient;
     char msg[256];
 };
 
@@ -46,6 +50,10 @@ enum atv_status atv_err_set(struct atv_err *err, enum atv_status code, const cha
 /* As atv_err_set, and also records the reason (static string) if none is set yet. */
 enum atv_status atv_err_setr(struct atv_err *err, enum atv_status code, const char *reason,
                              const char *fmt, ...) ATV_PRINTF(4, 5);
+
+/* Marks the error already set in err as transient (see above); no effect on
+ * an err holding no error, or NULL. */
+void atv_err_transient(struct atv_err *err);
 
 /* Prepends "context: " to the message of an error already set (truncating). */
 void atv_err_prefix(struct atv_err *err, const char *fmt, ...) ATV_PRINTF(2, 3);

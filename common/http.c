@@ -34,7 +34,10 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <resolv.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -53,6 +56,11 @@
 /* A domain name in text form: 253 characters (RFC 1035 section 2.3.4, 255
  * octets on the wire), plus an optional trailing dot. */
 #define DNS_NAME_MAX 254u
+/* Lookup threads abandoned at their deadline keep running until libresolv
+ * gives up (about one second per server, fetch_txt). A DNS server that never
+ * answers must not make a long-running process pile them up: past this many
+ * still running, a lookup fails at once instead of starting another. */
+#define DNS_MAX_INFLIGHT 32
 
 struct atv_http {
     CURL *curl;
@@ -62,6 +70,8 @@ struct atv_http {
     int allow_loopback_http;
     char *ca_file;    /* owned; NULL: libcurl's default */
     char *user_agent; /* owned */
+    int has_test_ns;  /* atv_http_test_nameserver: TXT lookups ask test_ns only */
+    struct sockaddr_in test_ns;
 };
 
 /* ---- time ------------------------------------------------------------------ */
@@ -194,6 +204,61 @@ void atv_http_free(struct atv_http *h)
     free(h->user_agent);
     free(h);
     curl_global_cleanup();
+}
+
+enum atv_status atv_http_sub(struct atv_http *parent, uint32_t budget_ms, struct atv_http **out,
+                             struct atv_err *err)
+{
+    enum atv_status rc;
+    struct atv_http_opts o;
+    struct atv_http *h = NULL;
+    uint64_t now;
+
+    if (out == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_sub: out is NULL");
+    }
+    *out = NULL;
+    if (parent == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_http_sub: parent is NULL");
+    }
+    uint32_t left = atv_http_remaining_ms(parent);
+    uint32_t budget = budget_ms < left ? budget_ms : left;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = budget > 0 ? budget : 1u; /* 0 would mean the default; fixed below */
+    o.allow_http = parent->allow_http;
+    o.allow_loopback_http = parent->allow_loopback_http;
+    o.ca_file = parent->ca_file;
+    o.user_agent = parent->user_agent;
+    rc = atv_http_new(&o, &h, err);
+    if (rc != ATV_OK) {
+        return rc;
+    }
+    /* Never later than the parent: the step's share comes out of the whole
+     * budget, it does not extend it. */
+    if (now_ms(&now) != 0) {
+        atv_http_free(h);
+        return atv_err_set(err, ATV_E_INTERNAL, "http: CLOCK_MONOTONIC unavailable");
+    }
+    h->timeout_ms = budget;
+    h->deadline_ms = now + budget;
+    if (h->deadline_ms > parent->deadline_ms) {
+        h->deadline_ms = parent->deadline_ms;
+    }
+    h->has_test_ns = parent->has_test_ns;
+    h->test_ns = parent->test_ns;
+    *out = h;
+    return ATV_OK;
+}
+
+void atv_http_test_nameserver(struct atv_http *h, const struct sockaddr_in *ns)
+{
+    if (h == NULL) {
+        return;
+    }
+    h->has_test_ns = ns != NULL;
+    if (ns != NULL) {
+        h->test_ns = *ns;
+    }
 }
 
 /* ---- URLs -------------------------------------------------------------------- */
@@ -596,6 +661,16 @@ static CURLcode hop_setopts(struct atv_http *h, const struct atv_http_req *req, 
     if (cc == CURLE_OK) {
         cc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     }
+#if LIBCURL_VERSION_NUM >= 0x075700 /* CURLOPT_QUICK_EXIT: 7.87.0 */
+    if (cc == CURLE_OK) {
+        /* At the deadline libcurl would otherwise wait for its threaded
+         * resolver's getaddrinfo (Curl_resolver_kill joins it): against a
+         * DNS server that never answers, that is resolv.conf's timeout x
+         * attempts x servers, seconds past our deadline. With QUICK_EXIT
+         * the resolver thread is detached and cleans up after itself. */
+        cc = curl_easy_setopt(c, CURLOPT_QUICK_EXIT, 1L);
+    }
+#endif
     if (cc == CURLE_OK) {
         cc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
     }
@@ -736,6 +811,28 @@ out:
     return rc;
 }
 
+/* Failures a retry could change: the host did not answer, refused, reset
+ * or cut the connection, or the deadline came first. A certificate that
+ * does not verify, a URL libcurl refuses or a protocol error are definite. */
+static int transport_transient(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_AGAIN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* One request to one URL, no redirect following. Fills resp->status. */
 static enum atv_status hop_perform(struct atv_http *h, const struct atv_http_req *req,
                                    const char *url, const struct url_parts *p,
@@ -752,8 +849,10 @@ static enum atv_status hop_perform(struct atv_http *h, const struct atv_http_req
     uint32_t left = atv_http_remaining_ms(h);
 
     if (left == 0) {
-        return atv_err_setr(err, ATV_E_IO, "timeout", "%s %s: session deadline of %u ms passed",
-                            req->method, p->origin, (unsigned int)h->timeout_ms);
+        rc = atv_err_setr(err, ATV_E_IO, "timeout", "%s %s: session deadline of %u ms passed",
+                          req->method, p->origin, (unsigned int)h->timeout_ms);
+        atv_err_transient(err);
+        return rc;
     }
     rc = hop_headers(req, send_auth, &hdrs, err);
     if (rc != ATV_OK) {
@@ -788,6 +887,9 @@ static enum atv_status hop_perform(struct atv_http *h, const struct atv_http_req
         rc = atv_err_setr(err, ATV_E_IO, cc == CURLE_OPERATION_TIMEDOUT ? "timeout" : NULL,
                           "%s %s: %s (%s)", req->method, p->origin, curl_phrase(cc, os_errno),
                           detail);
+        if (transport_transient(cc)) {
+            atv_err_transient(err);
+        }
         goto out;
     }
     if (curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code < 100 ||
@@ -1140,19 +1242,251 @@ enum atv_status atv_http_dns_txt_parse(const unsigned char *ans, size_t len, con
     return rc;
 }
 
-/* The lookup is bounded by the session deadline through the resolver's own
- * knobs: one try per server (retry = 1) and a per-server timeout (retrans)
- * from what is left. RES_TIMEOUT granularity is whole seconds, so with under
- * a second left a lookup may still take up to about one second. */
+/* ---- DNS TXT: a lookup that cannot outlive its deadline ---------------------------
+ *
+ * res_nquery cannot be cancelled, and the resolver's own timeout (RES_TIMEOUT)
+ * counts whole seconds, per server, per attempt: against a DNS server that
+ * swallows queries a lookup takes seconds past any deadline under one second.
+ * So the query runs on a thread of its own, and the caller waits on a
+ * condition variable (CLOCK_MONOTONIC) until the session's deadline at most.
+ * On timeout the caller leaves; the thread finishes later (libresolv gives up
+ * after retrans seconds per server, set from the budget below) or dies with
+ * the process. The job the two share holds copies of everything the thread
+ * reads or writes (the name, the answer buffer, the nameserver), never a
+ * pointer into the session or the caller's stack, and is freed by whichever
+ * side lets go last. */
+
+struct dns_job {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs; /* 2 while both the caller and the thread hold the job; under mu */
+    int done; /* the thread has filled n, h_errno_, init_failed; under mu */
+    char name[DNS_NAME_MAX + 1];
+    uint32_t secs; /* the budget in whole seconds */
+    int has_ns;
+    struct sockaddr_in ns;
+    int n; /* res_nquery's result */
+    int h_errno_;
+    int init_failed;
+    unsigned char ans[DNS_ANSWER_MAX];
+};
+
+/* Lookup threads that have not yet returned (the job freed). */
+static atomic_int dns_inflight;
+
+unsigned int atv_http_dns_inflight(void)
+{
+    int n = atomic_load(&dns_inflight);
+    return n > 0 ? (unsigned int)n : 0u;
+}
+
+/* Drops one reference; the side that drops the last frees the job. */
+static void dns_job_release(struct dns_job *j)
+{
+    int last;
+    (void)pthread_mutex_lock(&j->mu);
+    j->refs--;
+    last = j->refs == 0;
+    (void)pthread_mutex_unlock(&j->mu);
+    if (last) {
+        (void)pthread_cond_destroy(&j->cv);
+        (void)pthread_mutex_destroy(&j->mu);
+        free(j);
+    }
+}
+
+static void *dns_job_run(void *arg)
+{
+    struct dns_job *j = arg;
+    struct __res_state st;
+    int n = -1;
+    int herr = NETDB_INTERNAL;
+    int init_failed = 0;
+
+    memset(&st, 0, sizeof st);
+    if (res_ninit(&st) != 0) {
+        init_failed = 1;
+    } else {
+        if (j->has_ns) {
+            /* the unit tests' loopback nameserver (http_internal.h);
+             * glibc notices the changed list and uses it as given */
+            st.nsaddr_list[0] = j->ns;
+            st.nscount = 1;
+        }
+        /* one try per server, and about the budget split over the servers:
+         * an abandoned thread stops asking soon after its caller left.
+         * libresolv counts whole seconds (at least 1); at most 30. */
+        uint32_t servers = st.nscount > 0 ? (uint32_t)st.nscount : 1u;
+        uint32_t secs = j->secs / servers;
+        st.retry = 1;
+        st.retrans = secs > 0 ? (secs > 30u ? 30 : (int)secs) : 1;
+        n = res_nquery(&st, j->name, ns_c_in, ns_t_txt, j->ans, DNS_ANSWER_MAX);
+        herr = st.res_h_errno;
+        res_nclose(&st);
+    }
+    (void)pthread_mutex_lock(&j->mu);
+    j->n = n;
+    j->h_errno_ = herr;
+    j->init_failed = init_failed;
+    j->done = 1;
+    (void)pthread_cond_signal(&j->cv);
+    (void)pthread_mutex_unlock(&j->mu);
+    dns_job_release(j);
+    /* last, after the free: once the count reads 0 no job memory is left */
+    (void)atomic_fetch_sub(&dns_inflight, 1);
+    return NULL;
+}
+
+static struct dns_job *dns_job_new(const char *name, uint32_t left, const struct atv_http *h)
+{
+    struct dns_job *j = calloc(1, sizeof *j);
+    pthread_condattr_t ca;
+    size_t n = strlen(name);
+
+    if (j == NULL || n >= sizeof j->name) {
+        free(j);
+        return NULL;
+    }
+    if (pthread_condattr_init(&ca) != 0) {
+        free(j);
+        return NULL;
+    }
+    /* timedwait's absolute time is read on CLOCK_MONOTONIC, like the
+     * session deadline: a wall-clock step neither shortens nor stretches it */
+    if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&j->cv, &ca) != 0) {
+        (void)pthread_condattr_destroy(&ca);
+        free(j);
+        return NULL;
+    }
+    (void)pthread_condattr_destroy(&ca);
+    if (pthread_mutex_init(&j->mu, NULL) != 0) {
+        (void)pthread_cond_destroy(&j->cv);
+        free(j);
+        return NULL;
+    }
+    memcpy(j->name, name, n + 1); /* n < sizeof j->name checked above */
+    j->refs = 2;
+    j->secs = left / 1000u;
+    j->has_ns = h->has_test_ns;
+    j->ns = h->test_ns;
+    return j;
+}
+
+/* Starts j's thread with every signal blocked, so that the plugin's SIGALRM
+ * watchdog and a server's signals are delivered to the threads that handle
+ * them, never to a resolver. Returns 0, or an errno value. */
+static int dns_job_start(struct dns_job *j, pthread_t *tid)
+{
+    sigset_t all;
+    sigset_t old;
+    pthread_attr_t attr;
+    int e;
+
+    (void)sigfillset(&all);
+    e = pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (e != 0) {
+        return e;
+    }
+    e = pthread_attr_init(&attr);
+    if (e == 0) {
+        e = pthread_create(tid, &attr, dns_job_run, j);
+        (void)pthread_attr_destroy(&attr);
+    }
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return e;
+}
+
+/* Runs the query and waits until left_ms have passed at most. Returns
+ * ATV_OK with *n and *herr filled (ans holds *n bytes when *n >= 0), or
+ * ATV_E_IO (reason "timeout") when the deadline came first. */
+static enum atv_status dns_query(const struct atv_http *h, const char *name, uint32_t left_ms,
+                                 unsigned char *ans, int *n, int *herr, struct atv_err *err)
+{
+    struct dns_job *j = NULL;
+    pthread_t tid;
+    struct timespec abs;
+    enum atv_status rc = ATV_OK;
+    int done = 0;
+    int init_failed = 0;
+    int e;
+
+    *n = -1;
+    *herr = NETDB_INTERNAL;
+    if (atomic_fetch_add(&dns_inflight, 1) >= DNS_MAX_INFLIGHT) {
+        (void)atomic_fetch_sub(&dns_inflight, 1);
+        return atv_err_set(err, ATV_E_IO,
+                           "dns txt %s: %d earlier lookups still unanswered; not asking again",
+                           name, DNS_MAX_INFLIGHT);
+    }
+    j = dns_job_new(name, left_ms, h);
+    if (j == NULL) {
+        (void)atomic_fetch_sub(&dns_inflight, 1);
+        return atv_err_set(err, ATV_E_NOMEM, "dns txt: out of memory");
+    }
+    e = dns_job_start(j, &tid);
+    if (e != 0) {
+        (void)atomic_fetch_sub(&dns_inflight, 1);
+        (void)pthread_cond_destroy(&j->cv);
+        (void)pthread_mutex_destroy(&j->mu);
+        free(j);
+        return atv_err_set(err, ATV_E_IO, "dns txt %s: cannot start the lookup (%s)", name,
+                           strerror(e));
+    }
+    if (clock_gettime(CLOCK_MONOTONIC, &abs) != 0) {
+        abs.tv_sec = 0; /* the wait below then times out at once: fail closed */
+        abs.tv_nsec = 0;
+    } else {
+        abs.tv_sec += (time_t)(left_ms / 1000u);
+        abs.tv_nsec += (long)(left_ms % 1000u) * 1000000L;
+        if (abs.tv_nsec >= 1000000000L) {
+            abs.tv_sec++;
+            abs.tv_nsec -= 1000000000L;
+        }
+    }
+    (void)pthread_mutex_lock(&j->mu);
+    while (!j->done) {
+        if (pthread_cond_timedwait(&j->cv, &j->mu, &abs) == ETIMEDOUT) {
+            break;
+        }
+    }
+    done = j->done;
+    if (done) {
+        *n = j->n;
+        *herr = j->h_errno_;
+        init_failed = j->init_failed;
+        if (j->n > 0 && j->n <= DNS_ANSWER_MAX) {
+            memcpy(ans, j->ans, (size_t)j->n); /* n <= DNS_ANSWER_MAX, the size of ans */
+        }
+    }
+    (void)pthread_mutex_unlock(&j->mu);
+    if (done) {
+        /* it has only its release and return left: a short join, and no
+         * thread outlives a lookup that answered */
+        (void)pthread_join(tid, NULL);
+    } else {
+        (void)pthread_detach(tid);
+        rc = atv_err_setr(err, ATV_E_IO, "timeout", "dns txt %s: no answer within %u ms", name,
+                          (unsigned int)left_ms);
+    }
+    dns_job_release(j);
+    if (rc == ATV_OK && init_failed) {
+        rc = atv_err_set(err, ATV_E_IO, "dns txt %s: resolver initialisation failed", name);
+    }
+    return rc;
+}
+
+/* The lookup is bounded by the session deadline: dns_query waits that long
+ * at most, whatever libresolv does. */
 static enum atv_status fetch_txt(void *ctx, const char *name, struct atv_buf *out,
                                  struct atv_err *err)
 {
     struct atv_http *h = ctx;
-    struct __res_state st;
     unsigned char *ans = NULL;
-    int inited = 0;
     enum atv_status rc = ATV_OK;
     size_t start = out != NULL ? out->len : 0;
+    int n = -1;
+    int herr = 0;
 
     if (h == NULL || name == NULL || out == NULL) {
         return atv_err_set(err, ATV_E_USAGE, "fetcher txt: NULL session, name or out");
@@ -1171,24 +1505,17 @@ static enum atv_status fetch_txt(void *ctx, const char *name, struct atv_buf *ou
                           name, (unsigned int)h->timeout_ms);
         goto out;
     }
-    memset(&st, 0, sizeof st);
-    if (res_ninit(&st) != 0) {
-        rc = atv_err_set(err, ATV_E_IO, "dns txt %s: resolver initialisation failed", name);
-        goto out;
-    }
-    inited = 1;
-    int servers = st.nscount > 0 ? st.nscount : 1;
-    uint32_t secs = left / 1000u / (uint32_t)servers;
-    st.retry = 1;
-    st.retrans = secs > 0 ? (secs > 30u ? 30 : (int)secs) : 1;
     ans = malloc(DNS_ANSWER_MAX);
     if (ans == NULL) {
         rc = atv_err_set(err, ATV_E_NOMEM, "dns txt: out of memory");
         goto out;
     }
-    int n = res_nquery(&st, name, ns_c_in, ns_t_txt, ans, DNS_ANSWER_MAX);
+    rc = dns_query(h, name, left, ans, &n, &herr, err);
+    if (rc != ATV_OK) {
+        goto out;
+    }
     if (n < 0) {
-        switch (st.res_h_errno) {
+        switch (herr) {
         case HOST_NOT_FOUND: /* NXDOMAIN */
         case NO_DATA:        /* the name exists, without TXT records */
             rc = atv_err_set(err, ATV_E_NOT_FOUND, "dns txt %s: no such name or no TXT records",
@@ -1214,9 +1541,6 @@ static enum atv_status fetch_txt(void *ctx, const char *name, struct atv_buf *ou
 out:
     if (rc != ATV_OK && out != NULL && out->len > start) {
         out->len = start; /* nothing partial is left behind */
-    }
-    if (inited) {
-        res_nclose(&st);
     }
     free(ans);
     return rc;

@@ -56,6 +56,22 @@ void atv_http_free(struct atv_http *h);
 /* Milliseconds left before the session's deadline (0 when past it). */
 uint32_t atv_http_remaining_ms(const struct atv_http *h);
 
+/* A session for one optional step that must not eat the whole budget (the
+ * handle check): the parent's options (scheme policy, CA file, user agent),
+ * and a deadline of min(now + budget_ms, the parent's deadline), so the step
+ * can never extend the parent's budget. Every request and TXT lookup through
+ * it is bounded by that deadline and abandoned there (ATV_E_IO, reason
+ * "timeout"); the parent's deadline is untouched, so the caller goes on with
+ * what is left. budget_ms 0, or a parent already past its deadline, gives a
+ * session whose requests fail at once with "timeout". The new session has
+ * its own libcurl handle: it shares no connection with the parent.
+ * In: parent (borrow; may be freed before or after *out).
+ * Out: *out (new: atv_http_free), NULL on failure.
+ * Returns: ATV_OK; ATV_E_USAGE for a NULL parent or out; ATV_E_NOMEM;
+ * ATV_E_IO when the parent's CA file is no longer readable. */
+ATV_MUST_USE enum atv_status atv_http_sub(struct atv_http *parent, uint32_t budget_ms,
+                                          struct atv_http **out, struct atv_err *err);
+
 /* The largest request body atv_http_do sends (a token refresh form is a few KiB). */
 #define ATV_HTTP_MAX_REQ_BODY (64u << 10)
 
@@ -107,7 +123,11 @@ void atv_http_resp_cleanup(struct atv_http_resp *resp);
 
 /* A fetcher whose get is a capped GET through h (redirects followed, no
  * credentials) and whose txt is a DNS TXT lookup (libresolv) bounded by the
- * session's deadline. h must outlive the fetcher. */
+ * session's deadline: the query runs on a thread of its own and is
+ * abandoned at the deadline (ATV_E_IO, reason "timeout"), the thread left
+ * to finish on its own (at most about one second per nameserver later, or
+ * with the process); at most 32 such threads run at once, past that a
+ * lookup fails at once (ATV_E_IO). h must outlive the fetcher. */
 struct atv_fetcher atv_http_fetcher(struct atv_http *h);
 
 /* 1 when the URL's host is loopback (127.0.0.0/8, ::1, localhost). */

@@ -86,7 +86,7 @@ static void fz_strings(const char *s)
 
     FZ_CHECK(img != NULL && ch != NULL);
     atv_err_clear(&err);
-    if (atv_ref_image_parse(s, img, &err) == ATV_OK) {
+    if (atv_ref_image_parse(s, 0, img, &err) == ATV_OK) {
         FZ_TERMINATED(img->registry);
         FZ_TERMINATED(img->api_host);
         FZ_TERMINATED(img->repository);

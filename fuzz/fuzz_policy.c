@@ -1,13 +1,14 @@
 /* fuzz/fuzz_policy.c: trust-policy files (YAML or JSON) and scope globs.
  *
  * Target functions: atv_policy_parse, atv_policy_scope_for,
- * atv_policy_check_did, atv_policy_free, atv_policy_glob_match.
+ * atv_policy_check_did, atv_policy_evaluate, atv_policy_free,
+ * atv_policy_glob_match.
  *
  * The input is parsed as a policy and, when it parses, asked about a few
- * fixed references and DIDs at fixed times; check_did's verdict agrees with
- * scope_for. The same bytes are then split at their first NUL (or in the
- * middle when there is none) into a glob and a string (each cut to
- * FZ_GLOB_MAX bytes): a glob without '*'
+ * fixed normalised names and DIDs at fixed times; check_did's verdict and
+ * evaluate's outcome agree with scope_for. The same bytes are then split at
+ * their first NUL (or in the middle when there is none) into a glob and a
+ * string (each cut to FZ_GLOB_MAX bytes): a glob without '*'
  * or '?' matches exactly itself, and every glob matches under "**". No I/O. */
 #include "fuzz/fuzz.h"
 
@@ -19,12 +20,8 @@
 #define FZ_GLOB_MAX 128u
 
 static const char *const fz_refs[] = {
-    "atcr.io/acme/app:v1",
-    "atcr.io/acme/app@sha256:0ba379303b81c513bd8d6a827bf93a3318de4e3fe3f0a678c0e0c6f72722df84",
-    "atcr.io/acme/app/sub:v1",
-    "localhost:5000/app:v1",
-    "docker.io/library/alpine:3.19",
-    "",
+    "atcr.io/acme/app",      "atcr.io/acme/prod-api", "atcr.io/acme/app/sub",
+    "localhost:5000/app",    "docker.io/library/alpine", "",
 };
 static const char *const fz_dids[] = {
     "did:plc:atvaliceaaaaaaaaaaaaaaaa",
@@ -42,8 +39,20 @@ static void fz_ask(const struct atv_policy *p)
         struct atv_policy_scope sc, sc2;
         atv_policy_scope_for(p, fz_refs[r], &sc);
         FZ_CHECK(memchr(sc.name, 0, sizeof sc.name) != NULL);
-        FZ_CHECK(!sc.matched || sc.min_signatures >= 1);
+        FZ_CHECK(!sc.matched || (sc.require_signature ? sc.min_signatures >= 1
+                                                      : sc.min_signatures == 0));
+        FZ_CHECK(!sc.matched || (sc.n_items >= 1 && sc.n_items <= ATV_POLICY_MAX_REQUIRE));
         FZ_CHECK(sc.matched || sc.name[0] == '\0');
+        for (t = 0; t < sizeof fz_times / sizeof fz_times[0]; t++) {
+            struct atv_policy_outcome o;
+            atv_policy_evaluate(p, fz_refs[r], fz_dids, sizeof fz_dids / sizeof fz_dids[0],
+                                fz_times[t], &o);
+            FZ_CHECK(o.matched == sc.matched && (o.matched || !o.met));
+            FZ_CHECK(memchr(o.message, 0, sizeof o.message) != NULL);
+            FZ_CHECK(o.met == (o.message[0] == '\0'));
+            FZ_CHECK(o.met || !o.matched || (o.have < o.want && o.item < sc.n_items));
+            FZ_CHECK(!o.met || sc.require_signature || o.want == 0);
+        }
         for (d = 0; d < sizeof fz_dids / sizeof fz_dids[0]; d++) {
             for (t = 0; t < sizeof fz_times / sizeof fz_times[0]; t++) {
                 struct atv_err err;

@@ -111,7 +111,7 @@ EOF
     scoped=$(policy scoped.yaml <<EOF
 policies:
   - name: atv-app
-    scope: "127.0.0.1:*/atv/app:*"
+    scope: "127.0.0.1:*/atv/app"
     require: { trustedDIDs: [$ALICE] }
 EOF
 )
@@ -127,7 +127,9 @@ EOF
 )
     run --separate-stderr "$CLI" "$IMG:good" --policy "$other" "${NET[@]}" -o json
     [ "$status" -eq 1 ]
-    echo "$output" | jq -e '.policyMet == false and .signatures[0].reason == "POLICY_DENIED"'
+    # no scope: refused before any signature is fetched
+    echo "$output" | jq -e '.policyMet == false and .met == false and .reason == "POLICY_DENIED" and
+        (.signatures | length) == 0'
     expired=$(policy expired.yaml <<EOF
 trustedDIDs:
   $ALICE: { validFrom: "2020-01-01T00:00:00Z", expiresAt: "2021-01-01T00:00:00Z" }
@@ -150,7 +152,7 @@ EOF
 )
     run "$CLI" "$IMG:good" --policy "$audit" "${NET[@]}"
     [ "$status" -eq 0 ]
-    [[ "$output" == *"AUDIT"*"UNTRUSTED_SIGNER"* ]] && [[ "$output" == *"only audits"* ]]
+    [[ "$output" == *"FAIL"*"UNTRUSTED_SIGNER"* ]] && [[ "$output" == *"NOT met, allowed"* ]]
 }
 
 @test "--config takes the plugin's parameters; flags win over it" {
@@ -161,8 +163,10 @@ EOF
     [ "$status" -eq 0 ]
     run --separate-stderr "$CLI" "$IMG:good" --config "$BATS_TEST_TMPDIR/params.json" --insecure-http \
         --plc http://127.0.0.1:1 --did-cache-ttl 0 -o json
-    [ "$status" -eq 1 ]
-    echo "$output" | jq -e '.signatures[0].reason == "IDENTITY_ERROR"'
+    # a directory that refuses connections: a retry could change that (exit 2)
+    [ "$status" -eq 2 ]
+    echo "$output" | jq -e '.signatures[0].reason == "IDENTITY_ERROR" and .reason == "IDENTITY_ERROR" and
+        .transient'
     echo '{"timeoutMs": "fast"}' > "$BATS_TEST_TMPDIR/bad.json"
     run "$CLI" "$IMG:good" --config "$BATS_TEST_TMPDIR/bad.json"
     [ "$status" -eq 2 ] && [[ "$output" == *timeoutMs* ]]
@@ -179,7 +183,8 @@ EOF
     run --separate-stderr unshare -n "$CLI" "$IMG:multi" --trusted-did "$ALICE" --trusted-did "$BOB" \
         "${NET[@]}" --offline --bundle "$b" -o json
     [ "$status" -eq 0 ]
-    echo "$output" | jq -e '.verifiedSigners == 2 and (.evidenceFetchedAt | endswith("Z")) and
+    # minSignatures 1: the first verified signer meets the policy, and the run stops there
+    echo "$output" | jq -e '.verifiedSigners == 1 and .met and (.evidenceFetchedAt | endswith("Z")) and
         .evidenceAgeSeconds >= 0'
     run unshare -n "$CLI" "$IMG:multi" --trusted-did "$ALICE" --trusted-did "$BOB" \
         "${NET[@]}" --offline --bundle "$b"

@@ -234,13 +234,28 @@ uint32_t atv_plugin_timeout_ms(const struct atv_plugin_req *req)
 
 /* ---- the answer ----------------------------------------------------------------- */
 
+/* The image's signers, comma-separated (Ratify extensions hold strings). */
+static void signers_text(const struct atv_vfy_image *img, char *out, size_t cap)
+{
+    size_t i, w = 0;
+    out[0] = '\0';
+    for (i = 0; img != NULL && i < img->n_signers; i++) {
+        int n = snprintf(out + w, cap - w, "%s%s", i > 0 ? "," : "", img->signers[i].did);
+        if (n < 0 || (size_t)n >= cap - w) {
+            out[w] = '\0';
+            break;
+        }
+        w += (size_t)n;
+    }
+}
+
 static int emit(const struct atv_plugin_req *r, const struct atv_vfy_result *res,
-                struct atv_buf *out)
+                const struct atv_vfy_image *img, struct atv_buf *out)
 {
     struct atv_vfy_field f[ATV_VFY_MAX_FIELDS];
     size_t n = atv_vfy_result_fields(res, f), i;
     json_t *ext = json_object(), *o = NULL;
-    char *s = NULL;
+    char *s = NULL, signers[1024], min[16];
     int rc = -1;
 
     if (ext == NULL) {
@@ -250,6 +265,16 @@ static int emit(const struct atv_plugin_req *r, const struct atv_vfy_result *res
         /* strings and booleans only: Ratify turns numbers into floats */
         json_t *v = f[i].is_bool ? json_boolean(f[i].b) : json_string(f[i].str);
         if (v == NULL || json_object_set_new(ext, f[i].key, v) != 0) {
+            goto out;
+        }
+    }
+    signers_text(img, signers, sizeof signers);
+    if (signers[0] != '\0' && json_object_set_new(ext, "signers", json_string(signers)) != 0) {
+        goto out;
+    }
+    if (img != NULL && img->min_signatures > 0) {
+        (void)snprintf(min, sizeof min, "%u", img->min_signatures);
+        if (json_object_set_new(ext, "minSignatures", json_string(min)) != 0) {
             goto out;
         }
     }
@@ -274,18 +299,46 @@ int atv_plugin_timeout_line(const struct atv_plugin_req *req, struct atv_buf *ou
     struct atv_vfy_result res;
     memset(&res, 0, sizeof res);
     res.reason = ATV_VFY_TIMEOUT;
+    res.transient = 1;
     (void)snprintf(res.message, sizeof res.message,
                    "no verdict within timeoutMs %u: failing closed", req->params.timeout_ms);
-    return emit(req, &res, out);
+    return emit(req, &res, NULL, out);
+}
+
+/* Ratify's answer for this artifact from the image verdict: isSuccess is the
+ * image's `allowed` (this artifact verified and the image is allowed, or an
+ * audit policy, or nothing required); the facts are this artifact's, the
+ * reason the verdict's (this artifact's own when it failed). */
+static void to_result(const struct atv_vfy_image *img, struct atv_vfy_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (img->n_artifacts > 0) {
+        *res = img->artifacts[0].r;
+    }
+    res->success = img->allowed;
+    res->reason = img->reason;
+    res->audit = img->audit;
+    res->transient = img->transient;
+    (void)snprintf(res->detail, sizeof res->detail, "%s", img->detail);
+    (void)snprintf(res->policy, sizeof res->policy, "%s", img->policy);
+    /* the artifact's own words when it alone decided; the image's otherwise */
+    if (!(img->met && img->n_artifacts > 0 && img->min_signatures <= 1 &&
+          img->artifacts[0].r.success)) {
+        (void)snprintf(res->message, sizeof res->message, "%s", img->message);
+    }
 }
 
 int atv_plugin_verify(struct atv_plugin_req *r, struct atv_buf *out, FILE *log)
 {
     struct atv_vfy_log lg = {log, r->debug, 0};
     struct atv_vfy_result *res = calloc(1, sizeof *res);
+    struct atv_vfy_image *img = calloc(1, sizeof *img);
     struct atv_vfy_request vr;
+    int code = 0;
 
-    if (res == NULL) {
+    if (res == NULL || img == NULL) {
+        free(res);
+        free(img);
         return protocol_error(out, ATV_PLUGIN_ERR_INTERNAL, "out of memory");
     }
     if (r->params.unknown[0] != '\0') {
@@ -305,17 +358,18 @@ int atv_plugin_verify(struct atv_plugin_req *r, struct atv_buf *out, FILE *log)
         vr.store = &r->store;
         vr.now = (int64_t)time(NULL);
         vr.log = &lg;
-        atv_vfy_run(&vr, res);
+        atv_vfy_image_run(&vr, img);
+        to_result(img, res);
     }
     atv_vfy_logf(&lg, res->success ? ATV_VFY_INFO : ATV_VFY_WARN, "atproto: %s%s%s",
                  res->success ? "" : atv_vfy_reason_name(res->reason), res->success ? "" : ": ",
                  res->message);
-    if (emit(r, res, out) != 0) {
-        free(res);
-        return protocol_error(out, ATV_PLUGIN_ERR_INTERNAL, "cannot build the result");
+    if (emit(r, res, r->bad[0] != '\0' ? NULL : img, out) != 0) {
+        code = protocol_error(out, ATV_PLUGIN_ERR_INTERNAL, "cannot build the result");
     }
     free(res);
-    return 0;
+    free(img);
+    return code;
 }
 
 int atv_plugin_run(struct atv_bytes stdin_bytes, struct atv_buf *out, FILE *log)

@@ -658,6 +658,10 @@ static enum atv_status json_node(struct tree_ctx *c, const json_t *j, size_t dep
         break;
     case JSON_REAL:
         rc = node_new(c, POL_NUM, 0, &n);
+        if (rc == ATV_OK) {
+            n->has_real = 1;
+            n->real = json_real_value(j);
+        }
         break;
     case JSON_TRUE:
     case JSON_FALSE:

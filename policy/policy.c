@@ -1,38 +1,25 @@
 /* policy/policy.c: loading, the implicit trustedDIDs policy, scope matching
- * and the per-DID decision (see policy.h). Parsing lives in parse.c (syntax)
- * and schema.c (the format). */
+ * and the decisions (see policy.h).
+ *
+ * Dependency direction: policy.c -> schema.c (pol_build, pol_policy_free,
+ * the datetimes) -> parse.c (the tree, messages). schema.c never calls back
+ * here: it builds and frees the struct, this file only reads it. */
 #include "atproto/atproto.h"
 #include "policy/policy_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The implicit policy of a plain `trustedDIDs` list. "**" rather than "*":
- * the list has no notion of scope, so it covers every reference, paths with
- * '/' included. */
+ * the list has no notion of scope, so it covers every name, paths with '/'
+ * included. */
 #define POL_IMPLICIT_NAME "trustedDIDs"
 #define POL_IMPLICIT_SCOPE "**"
 
 void atv_policy_free(struct atv_policy *p)
 {
-    if (p == NULL) {
-        return;
-    }
-    for (size_t k = 0; k < p->ndids; k++) {
-        free(p->dids[k].did);
-        free(p->dids[k].name);
-    }
-    free(p->dids);
-    for (size_t k = 0; k < p->nrules; k++) {
-        struct pol_rule *r = &p->rules[k];
-        for (size_t j = 0; j < r->ndids; j++) {
-            free(r->dids[j]);
-        }
-        free(r->dids);
-        free(r->scope);
-    }
-    free(p->rules);
-    free(p);
+    pol_policy_free(p);
 }
 
 enum atv_status atv_policy_parse(struct atv_bytes text, struct atv_policy **out,
@@ -86,6 +73,7 @@ enum atv_status atv_policy_from_dids(const char *const *dids, size_t n, struct a
 {
     struct atv_policy *p = NULL;
     struct pol_rule *r;
+    struct pol_item *it;
     enum atv_status rc = ATV_OK;
 
     if (out == NULL || (dids == NULL && n > 0)) {
@@ -110,17 +98,24 @@ enum atv_status atv_policy_from_dids(const char *const *dids, size_t n, struct a
     r = &p->rules[0];
     memcpy(r->name, POL_IMPLICIT_NAME, sizeof POL_IMPLICIT_NAME);
     r->action = ATV_POLICY_ENFORCE;
-    r->require_signature = 1;
-    r->min_signatures = 1;
-    r->own_dids = 1;
     r->scope = strdup(POL_IMPLICIT_SCOPE);
     if (r->scope == NULL) {
         rc = atv_err_set(err, ATV_E_NOMEM, "policy: out of memory");
         goto out;
     }
+    r->items = calloc(1, sizeof *r->items);
+    if (r->items == NULL) {
+        rc = atv_err_set(err, ATV_E_NOMEM, "policy: out of memory");
+        goto out;
+    }
+    r->nitems = 1;
+    it = &r->items[0];
+    it->require_signature = 1;
+    it->min_signatures = 1;
+    it->own_dids = 1;
     if (n > 0) {
-        r->dids = calloc(n, sizeof *r->dids);
-        if (r->dids == NULL) {
+        it->dids = calloc(n, sizeof *it->dids);
+        if (it->dids == NULL) {
             rc = atv_err_set(err, ATV_E_NOMEM, "policy: out of memory");
             goto out;
         }
@@ -138,23 +133,23 @@ enum atv_status atv_policy_from_dids(const char *const *dids, size_t n, struct a
         }
         /* A repeated DID changes nothing, and the CLI counts distinct DIDs anyway. */
         int dup = 0;
-        for (size_t j = 0; j < r->ndids; j++) {
-            dup |= strcmp(r->dids[j], d) == 0;
+        for (size_t j = 0; j < it->ndids; j++) {
+            dup |= strcmp(it->dids[j], d) == 0;
         }
         if (dup) {
             continue;
         }
-        r->dids[r->ndids] = strdup(d);
-        if (r->dids[r->ndids] == NULL) {
+        it->dids[it->ndids] = strdup(d);
+        if (it->dids[it->ndids] == NULL) {
             rc = atv_err_set(err, ATV_E_NOMEM, "policy: out of memory");
             goto out;
         }
-        r->ndids++;
+        it->ndids++;
     }
     *out = p;
     p = NULL;
 out:
-    atv_policy_free(p);
+    pol_policy_free(p);
     return rc;
 }
 
@@ -208,19 +203,21 @@ int atv_policy_glob_match(const char *glob, const char *s)
 
 /* ---- decisions ------------------------------------------------------------------- */
 
-static const struct pol_rule *rule_for(const struct atv_policy *p, const char *image_ref)
+static const struct pol_rule *rule_for(const struct atv_policy *p, const char *name)
 {
-    if (p == NULL || image_ref == NULL) {
+    if (p == NULL || name == NULL) {
         return NULL;
     }
     for (size_t k = 0; k < p->nrules; k++) {
-        if (atv_policy_glob_match(p->rules[k].scope, image_ref)) {
+        if (atv_policy_glob_match(p->rules[k].scope, name)) {
             return &p->rules[k];
         }
     }
     return NULL;
 }
 
+/* With no match the fields say what a denial needs (enforce, a signature),
+ * so a caller that forgets to look at `matched` still fails closed. */
 static void fill_scope(const struct pol_rule *r, struct atv_policy_scope *out)
 {
     memset(out, 0, sizeof *out);
@@ -233,17 +230,28 @@ static void fill_scope(const struct pol_rule *r, struct atv_policy_scope *out)
     out->matched = 1;
     memcpy(out->name, r->name, sizeof out->name);
     out->action = r->action;
-    out->require_signature = r->require_signature;
-    out->min_signatures = r->min_signatures;
+    out->require_signature = 0;
+    out->min_signatures = 0;
+    out->n_items = r->nitems;
+    for (size_t k = 0; k < r->nitems; k++) {
+        const struct pol_item *it = &r->items[k];
+        if (!it->require_signature) {
+            continue;
+        }
+        out->require_signature = 1;
+        if (it->min_signatures > out->min_signatures) {
+            out->min_signatures = it->min_signatures;
+        }
+    }
 }
 
-void atv_policy_scope_for(const struct atv_policy *p, const char *image_ref,
+void atv_policy_scope_for(const struct atv_policy *p, const char *name,
                           struct atv_policy_scope *out)
 {
     if (out == NULL) {
         return;
     }
-    fill_scope(rule_for(p, image_ref), out);
+    fill_scope(rule_for(p, name), out);
 }
 
 static const struct pol_did *top_did(const struct atv_policy *p, const char *did)
@@ -256,51 +264,153 @@ static const struct pol_did *top_did(const struct atv_policy *p, const char *did
     return NULL;
 }
 
-enum atv_status atv_policy_check_did(const struct atv_policy *p, const char *image_ref,
+/* Does the item list did (its own list, or the top-level map)? */
+static int item_lists(const struct atv_policy *p, const struct pol_item *it, const char *did)
+{
+    if (!it->own_dids) {
+        return top_did(p, did) != NULL;
+    }
+    for (size_t k = 0; k < it->ndids; k++) {
+        if (strcmp(it->dids[k], did) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Window of a DID at now: 0 inside, -1 before validFrom, 1 at or after
+ * expiresAt. validFrom <= now < expiresAt in whole seconds (pol_time_ceil);
+ * a DID without a map entry has no window. */
+static int window_at(const struct pol_did *d, int64_t now)
+{
+    if (d != NULL && d->has_from && now < pol_time_ceil(&d->from)) {
+        return -1;
+    }
+    if (d != NULL && d->has_until && now >= pol_time_ceil(&d->until)) {
+        return 1;
+    }
+    return 0;
+}
+
+enum atv_status atv_policy_check_did(const struct atv_policy *p, const char *name,
                                      const char *did, int64_t now, struct atv_policy_scope *scope,
                                      struct atv_err *err)
 {
     struct atv_policy_scope local;
     struct atv_policy_scope *sc = scope != NULL ? scope : &local;
-    const struct pol_rule *r = rule_for(p, image_ref);
+    const struct pol_rule *r = rule_for(p, name);
     const struct pol_did *d = NULL;
     char ds[96];
     char rs[128];
 
     fill_scope(r, sc);
-    if (p == NULL || image_ref == NULL || did == NULL) {
+    if (p == NULL || name == NULL || did == NULL) {
         return atv_err_set(err, ATV_E_USAGE, "atv_policy_check_did: NULL argument");
     }
-    /* DIDs and references come from the artifact and the request: shown sanitised. */
+    /* DIDs and names come from the artifact and the request: shown sanitised. */
     pol_sanitize(did, strlen(did), ds, sizeof ds);
     if (r == NULL) {
-        pol_sanitize(image_ref, strlen(image_ref), rs, sizeof rs);
+        pol_sanitize(name, strlen(name), rs, sizeof rs);
         return atv_err_setr(err, ATV_E_VERIFY, "no_policy",
                             "no policy's scope matches \"%s\" (DID %s)", rs, ds);
     }
+    /* The window belongs to the DID (the top-level map), not to the item, so
+     * it is the same for every item that lists the DID: one listing suffices. */
     int listed = 0;
-    if (r->own_dids) {
-        for (size_t k = 0; k < r->ndids && !listed; k++) {
-            listed = strcmp(r->dids[k], did) == 0;
-        }
-    }
-    d = top_did(p, did);
-    if (!r->own_dids) {
-        listed = d != NULL;
+    for (size_t k = 0; k < r->nitems && !listed; k++) {
+        listed = r->items[k].require_signature && item_lists(p, &r->items[k], did);
     }
     if (!listed) {
         return atv_err_setr(err, ATV_E_VERIFY, "untrusted_did",
                             "policy \"%s\": DID %s is not trusted", r->name, ds);
     }
-    /* Window: validFrom <= now < expiresAt (whole seconds, see pol_time_ceil). */
-    if (d != NULL && d->has_from && now < pol_time_ceil(&d->from)) {
+    d = top_did(p, did);
+    int w = window_at(d, now);
+    if (w < 0) {
         return atv_err_setr(err, ATV_E_VERIFY, "did_not_yet_valid",
                             "policy \"%s\": DID %s is not valid before %s", r->name, ds,
                             d->from.text);
     }
-    if (d != NULL && d->has_until && now >= pol_time_ceil(&d->until)) {
+    if (w > 0) {
         return atv_err_setr(err, ATV_E_VERIFY, "did_expired",
                             "policy \"%s\": DID %s expired at %s", r->name, ds, d->until.text);
     }
     return ATV_OK;
+}
+
+/* Is did among the first n of dids? (so a repeated DID counts once) */
+static int seen_before(const char *const *dids, size_t n, const char *did)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (dids[k] != NULL && strcmp(dids[k], did) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Distinct DIDs of the given set that the item lists and that are inside
+ * their window at now (at most the item's own distinct DIDs, or the map's:
+ * <= ATV_POLICY_MAX_DIDS, so no overflow). */
+static unsigned item_have(const struct atv_policy *p, const struct pol_item *it,
+                          const char *const *dids, size_t n_dids, int64_t now)
+{
+    unsigned have = 0;
+    for (size_t k = 0; k < n_dids; k++) {
+        const char *did = dids[k];
+        if (did == NULL || seen_before(dids, k, did) || !item_lists(p, it, did)) {
+            continue;
+        }
+        if (window_at(top_did(p, did), now) == 0) {
+            have++;
+        }
+    }
+    return have;
+}
+
+void atv_policy_evaluate(const struct atv_policy *p, const char *name, const char *const *dids,
+                         size_t n_dids, int64_t now, struct atv_policy_outcome *out)
+{
+    const struct pol_rule *r;
+    size_t best = 0;
+    unsigned best_want = 0;
+
+    if (out == NULL) {
+        return;
+    }
+    memset(out, 0, sizeof *out);
+    if (dids == NULL) {
+        n_dids = 0; /* misuse: nothing verified */
+    }
+    r = rule_for(p, name);
+    if (r == NULL) {
+        char rs[128];
+        pol_sanitize(name, name != NULL ? strlen(name) : 0, rs, sizeof rs);
+        (void)snprintf(out->message, sizeof out->message, "no policy's scope matches \"%s\"",
+                       rs);
+        return;
+    }
+    out->matched = 1;
+    for (size_t k = 0; k < r->nitems; k++) {
+        const struct pol_item *it = &r->items[k];
+        unsigned want = it->require_signature ? it->min_signatures : 0;
+        unsigned have = it->require_signature ? item_have(p, it, dids, n_dids, now) : 0;
+        if (have < want) {
+            out->item = k;
+            out->have = have;
+            out->want = want;
+            (void)snprintf(out->message, sizeof out->message,
+                           "policy %s: require[%zu] needs %u signer%s among its trusted DIDs, "
+                           "%u verified",
+                           r->name, k, want, want == 1 ? "" : "s", have);
+            return;
+        }
+        if (k == 0 || want > best_want) {
+            best = k;
+            best_want = want;
+        }
+    }
+    out->met = 1;
+    out->want = best_want;
+    out->have = best_want > 0 ? item_have(p, &r->items[best], dids, n_dids, now) : 0;
 }

@@ -17,8 +17,8 @@
 #include "common/err.h"
 #include "policy/policy.h"
 
-/* Nesting of the tree: the format needs 5 levels
- * (root.policies[i].require.trustedDIDs[j]); anything deeper is not ours. */
+/* Nesting of the tree: the format needs 6 levels
+ * (root.policies[i].require[k].trustedDIDs[j]); anything deeper is not ours. */
 #define POL_MAX_DEPTH 16u
 /* Entries in one mapping or sequence: the largest legitimate one is a DID list. */
 #define POL_MAX_ITEMS ATV_POLICY_MAX_DIDS
@@ -62,6 +62,9 @@ struct pol_node {
     size_t len;
     int b;
     int64_t i;
+    /* POL_NUM from JSON (a real, no text kept): its value. YAML keeps the text. */
+    int has_real;
+    double real;
     /* MAP and SEQ. */
     struct pol_entry *items;
     size_t n, cap;
@@ -108,15 +111,21 @@ struct pol_did {
     struct pol_time from, until;
 };
 
+/* One item of a policy's `require` (a map is one item, a list several). */
+struct pol_item {
+    int require_signature;
+    unsigned min_signatures; /* >= 1, meaningful when require_signature */
+    int own_dids; /* 1: the item's trustedDIDs given (dids/ndids); 0: the top-level map */
+    char **dids;  /* distinct */
+    size_t ndids;
+};
+
 struct pol_rule {
     char name[ATV_POLICY_MAX_NAME + 1];
     char *scope;
     enum atv_policy_action action;
-    int require_signature;
-    unsigned min_signatures;
-    int own_dids; /* 1: require.trustedDIDs given (dids/ndids); 0: the top-level map */
-    char **dids;
-    size_t ndids;
+    struct pol_item *items; /* 1..ATV_POLICY_MAX_REQUIRE */
+    size_t nitems;
 };
 
 struct atv_policy {
@@ -126,9 +135,14 @@ struct atv_policy {
     size_t nrules;
 };
 
-/* Builds a policy from a tree (schema.c). Out: *out (new: atv_policy_free). */
+/* schema.c owns the built struct: it builds it from a tree and frees it.
+ * It calls nothing in policy.c; policy.c calls it (one direction). */
+
+/* Builds a policy from a tree. Out: *out (new: pol_policy_free), NULL on failure. */
 ATV_MUST_USE enum atv_status pol_build(const struct pol_node *root, struct atv_policy **out,
                                        struct atv_err *err);
+/* Frees a built (or partly built) policy; NULL is a no-op. */
+void pol_policy_free(struct atv_policy *p);
 
 /* Converts a datetime that atv_atp_datetime_check accepts (checked again
  * here). Sub-second precision is kept as the fraction. */

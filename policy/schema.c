@@ -1,5 +1,9 @@
 /* policy/schema.c: the trust-policy format (policy.h), checked once over the
- * pol_node tree that both YAML and JSON produce.
+ * pol_node tree that both YAML and JSON produce, and the owner of the built
+ * struct atv_policy (pol_build, pol_policy_free) and of its datetimes.
+ *
+ * Dependency direction: policy.c -> schema.c -> parse.c (messages). Nothing
+ * here calls into policy.c, so the format can be read without the decisions.
  *
  * Order of checks for each field: presence, type, length or range, syntax
  * (atv_atp_did_check, atv_atp_datetime_check), then relations between fields
@@ -9,6 +13,7 @@
 #include "atproto/atproto.h"
 #include "policy/policy_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +94,38 @@ static enum atv_status missing_key(struct atv_err *err, const struct pol_node *m
                                    const char *key)
 {
     return pol_fail(err, ATV_E_PARSE, map, "missing required key \"%s\"", key);
+}
+
+/* ---- the built struct -------------------------------------------------------- */
+
+static void item_free(struct pol_item *it)
+{
+    for (size_t j = 0; j < it->ndids; j++) {
+        free(it->dids[j]);
+    }
+    free(it->dids);
+}
+
+void pol_policy_free(struct atv_policy *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    for (size_t k = 0; k < p->ndids; k++) {
+        free(p->dids[k].did);
+        free(p->dids[k].name);
+    }
+    free(p->dids);
+    for (size_t k = 0; k < p->nrules; k++) {
+        struct pol_rule *r = &p->rules[k];
+        for (size_t j = 0; j < r->nitems; j++) {
+            item_free(&r->items[j]);
+        }
+        free(r->items);
+        free(r->scope);
+    }
+    free(p->rules);
+    free(p);
 }
 
 /* ---- datetimes --------------------------------------------------------------- */
@@ -220,11 +257,16 @@ static enum atv_status build_did(const struct pol_node *val, const char *key, st
                                      : ATV_OK;
             }
         } else if (strcmp(f, "validFrom") == 0) {
-            rc = want_time(err, v, &d->from);
-            d->has_from = rc == ATV_OK;
+            /* null (YAML null, ~, nothing; JSON null): no bound, as if absent */
+            if (v->kind != POL_NULL) {
+                rc = want_time(err, v, &d->from);
+                d->has_from = rc == ATV_OK;
+            }
         } else if (strcmp(f, "expiresAt") == 0) {
-            rc = want_time(err, v, &d->until);
-            d->has_until = rc == ATV_OK;
+            if (v->kind != POL_NULL) {
+                rc = want_time(err, v, &d->until);
+                d->has_until = rc == ATV_OK;
+            }
         } else {
             rc = unknown_key(err, v);
         }
@@ -257,7 +299,7 @@ static enum atv_status build_top_dids(const struct pol_node *n, struct atv_polic
         return atv_err_set(err, ATV_E_NOMEM, "policy: out of memory");
     }
     for (size_t k = 0; k < n->n; k++) {
-        /* counted before building, so atv_policy_free sees a partial entry */
+        /* counted before building, so pol_policy_free sees a partial entry */
         p->ndids++;
         rc = build_did(n->items[k].val, n->items[k].key, &p->dids[k], err);
         if (rc != ATV_OK) {
@@ -269,7 +311,7 @@ static enum atv_status build_top_dids(const struct pol_node *n, struct atv_polic
 
 /* ---- policies ------------------------------------------------------------------ */
 
-static enum atv_status build_did_list(const struct pol_node *n, struct pol_rule *r,
+static enum atv_status build_did_list(const struct pol_node *n, struct pol_item *it,
                                       struct atv_err *err)
 {
     enum atv_status rc = want(err, n, POL_SEQ);
@@ -279,12 +321,12 @@ static enum atv_status build_did_list(const struct pol_node *n, struct pol_rule 
     if (n->n > ATV_POLICY_MAX_DIDS) {
         return pol_fail(err, ATV_E_LIMIT, n, "%zu DIDs, max %u", n->n, ATV_POLICY_MAX_DIDS);
     }
-    r->own_dids = 1;
+    it->own_dids = 1;
     if (n->n == 0) {
-        return ATV_OK; /* an empty list trusts no one in this scope */
+        return ATV_OK; /* an empty list trusts no one for this item */
     }
-    r->dids = calloc(n->n, sizeof *r->dids);
-    if (r->dids == NULL) {
+    it->dids = calloc(n->n, sizeof *it->dids);
+    if (it->dids == NULL) {
         return atv_err_set(err, ATV_E_NOMEM, "policy: out of memory");
     }
     for (size_t k = 0; k < n->n; k++) {
@@ -296,22 +338,23 @@ static enum atv_status build_did_list(const struct pol_node *n, struct pol_rule 
         if (rc != ATV_OK) {
             return rc;
         }
-        for (size_t j = 0; j < r->ndids; j++) {
-            if (strcmp(r->dids[j], v->text) == 0) {
+        for (size_t j = 0; j < it->ndids; j++) {
+            if (strcmp(it->dids[j], v->text) == 0) {
                 return pol_fail(err, ATV_E_PARSE, v, "duplicate DID (also item %zu)", j);
             }
         }
-        r->dids[r->ndids] = strdup(v->text);
-        if (r->dids[r->ndids] == NULL) {
+        it->dids[it->ndids] = strdup(v->text);
+        if (it->dids[it->ndids] == NULL) {
             return atv_err_set(err, ATV_E_NOMEM, "policy: out of memory");
         }
-        r->ndids++;
+        it->ndids++;
     }
     return ATV_OK;
 }
 
-static enum atv_status build_require(const struct pol_node *n, const struct atv_policy *p,
-                                     struct pol_rule *r, struct atv_err *err)
+/* One requirement: a mapping of signature, trustedDIDs, minSignatures. */
+static enum atv_status build_item(const struct pol_node *n, const struct atv_policy *p,
+                                  struct pol_item *it, struct atv_err *err)
 {
     const struct pol_node *min = NULL;
     enum atv_status rc = want(err, n, POL_MAP);
@@ -323,9 +366,9 @@ static enum atv_status build_require(const struct pol_node *n, const struct atv_
         const char *f = n->items[k].key;
         if (strcmp(f, "signature") == 0) {
             rc = want(err, v, POL_BOOL);
-            r->require_signature = v->b;
+            it->require_signature = v->b;
         } else if (strcmp(f, "trustedDIDs") == 0) {
-            rc = build_did_list(v, r, err);
+            rc = build_did_list(v, it, err);
         } else if (strcmp(f, "minSignatures") == 0) {
             rc = want(err, v, POL_INT);
             if (rc == ATV_OK && (v->i < 1 || v->i > (int64_t)ATV_POLICY_MAX_DIDS)) {
@@ -343,14 +386,91 @@ static enum atv_status build_require(const struct pol_node *n, const struct atv_
     if (min != NULL) {
         /* A count no set of signatures can reach is a configuration mistake,
          * better reported now than as a denial of every image later. */
-        size_t have = r->own_dids ? r->ndids : p->ndids;
-        r->min_signatures = (unsigned)min->i;
+        size_t have = it->own_dids ? it->ndids : p->ndids;
+        it->min_signatures = (unsigned)min->i;
         if ((size_t)min->i > have) {
             return pol_fail(err, ATV_E_PARSE, min, "%lld but only %zu trusted DIDs",
                             (long long)min->i, have);
         }
     }
     return ATV_OK;
+}
+
+/* `require`: absent (one default item), a mapping (one item) or a list of
+ * mappings (1..ATV_POLICY_MAX_REQUIRE items, all must hold). */
+static enum atv_status build_require(const struct pol_node *n, const struct atv_policy *p,
+                                     struct pol_rule *r, struct atv_err *err)
+{
+    size_t count = 1;
+    enum atv_status rc;
+
+    if (n != NULL && n->kind == POL_SEQ) {
+        if (n->n == 0) {
+            return pol_fail(err, ATV_E_PARSE, n,
+                            "empty list: give at least one requirement, or leave require out");
+        }
+        if (n->n > ATV_POLICY_MAX_REQUIRE) {
+            return pol_fail(err, ATV_E_LIMIT, n, "%zu requirements, max %u", n->n,
+                            ATV_POLICY_MAX_REQUIRE);
+        }
+        count = n->n;
+    } else if (n != NULL && n->kind != POL_MAP) {
+        return pol_fail(err, ATV_E_PARSE, n, "want a mapping or a sequence of mappings, got %s",
+                        kind_name(n->kind));
+    }
+    r->items = calloc(count, sizeof *r->items);
+    if (r->items == NULL) {
+        return atv_err_set(err, ATV_E_NOMEM, "policy: out of memory");
+    }
+    for (size_t k = 0; k < count; k++) {
+        struct pol_item *it = &r->items[k];
+        /* counted before building, so pol_policy_free sees a partial item */
+        r->nitems++;
+        it->require_signature = 1;
+        it->min_signatures = 1;
+        if (n == NULL) {
+            continue; /* the default: signature, the top-level map, one signer */
+        }
+        rc = build_item(n->kind == POL_SEQ ? n->items[k].val : n, p, it, err);
+        if (rc != ATV_OK) {
+            return rc;
+        }
+    }
+    return ATV_OK;
+}
+
+/* The caller matches scopes against a normalised name HOST[:PORT]/REPOSITORY
+ * (policy.h), never a tag or digest, so a scope with '@', or with ':' after
+ * its first '/', could match nothing: refused, with the scope it likely meant.
+ * A ':' with no '/' after it ("**:latest") cannot be a port either (a name
+ * always has a '/' after its host), so it is refused the same way. */
+static enum atv_status check_scope_shape(const struct pol_node *scope, struct atv_err *err)
+{
+    const char *s = scope->text;
+    const char *slash = strchr(s, '/');
+    const char *last_slash = strrchr(s, '/');
+    const char *at = strchr(s, '@');
+    const char *colon = slash != NULL ? strchr(slash, ':') : NULL;
+    const char *cut = at;
+
+    if (colon == NULL) {
+        colon = strchr(last_slash != NULL ? last_slash : s, ':');
+    }
+    char shown[72];
+    char meant[72];
+
+    if (colon != NULL && (cut == NULL || colon < cut)) {
+        cut = colon;
+    }
+    if (cut == NULL) {
+        return ATV_OK;
+    }
+    pol_sanitize(s, scope->len, shown, sizeof shown);
+    pol_sanitize(s, (size_t)(cut - s), meant, sizeof meant);
+    return pol_fail(err, ATV_E_PARSE, scope,
+                    "\"%s\" has a tag or digest part; a scope matches HOST[:PORT]/REPOSITORY "
+                    "only (write \"%s\")",
+                    shown, meant);
 }
 
 static enum atv_status build_rule(const struct pol_node *n, struct atv_policy *p,
@@ -365,8 +485,6 @@ static enum atv_status build_rule(const struct pol_node *n, struct atv_policy *p
         return rc;
     }
     r->action = ATV_POLICY_ENFORCE;
-    r->require_signature = 1;
-    r->min_signatures = 1;
     for (size_t k = 0; k < n->n; k++) {
         const struct pol_node *v = n->items[k].val;
         const char *f = n->items[k].key;
@@ -415,6 +533,10 @@ static enum atv_status build_rule(const struct pol_node *n, struct atv_policy *p
                             c, k);
         }
     }
+    rc = check_scope_shape(scope, err);
+    if (rc != ATV_OK) {
+        return rc;
+    }
     r->scope = strdup(scope->text);
     if (r->scope == NULL) {
         return atv_err_set(err, ATV_E_NOMEM, "policy: out of memory");
@@ -432,10 +554,7 @@ static enum atv_status build_rule(const struct pol_node *n, struct atv_policy *p
             return pol_fail(err, ATV_E_PARSE, action, "want \"enforce\" or \"audit\"");
         }
     }
-    if (require != NULL) {
-        return build_require(require, p, r, err);
-    }
-    return ATV_OK;
+    return build_require(require, p, r, err);
 }
 
 static enum atv_status build_rules(const struct pol_node *n, struct atv_policy *p,
@@ -459,13 +578,44 @@ static enum atv_status build_rules(const struct pol_node *n, struct atv_policy *
     for (size_t k = 0; k < n->n; k++) {
         rc = build_rule(n->items[k].val, p, &p->rules[k], err);
         /* counted after the name check compared against earlier rules only,
-         * but before returning, so atv_policy_free sees a partial rule */
+         * but before returning, so pol_policy_free sees a partial rule */
         p->nrules++;
         if (rc != ATV_OK) {
             return rc;
         }
     }
     return ATV_OK;
+}
+
+/* version: 1, 1.0, "1" or "1.0" (the seed writes a plain 1.0, which YAML
+ * reads as a number). Other values of those types are a version we do not
+ * know (ATV_E_UNSUPPORTED); other types are a mistake (ATV_E_PARSE). */
+static enum atv_status check_version(const struct pol_node *v, struct atv_err *err)
+{
+    char t[24];
+
+    if (v->kind == POL_INT) {
+        if (v->i == 1) {
+            return ATV_OK;
+        }
+        (void)snprintf(t, sizeof t, "%lld", (long long)v->i);
+    } else if (v->kind == POL_NUM && v->has_real) {
+        /* JSON keeps no text: 1.0 and 1.00 are the same real, nothing else is 1 */
+        if (v->real == 1.0) {
+            return ATV_OK;
+        }
+        (void)snprintf(t, sizeof t, "%g", v->real);
+    } else if (v->kind == POL_NUM || v->kind == POL_STR) {
+        if (strcmp(v->text, "1") == 0 || strcmp(v->text, "1.0") == 0) {
+            return ATV_OK;
+        }
+        pol_sanitize(v->text, v->len, t, sizeof t);
+    } else {
+        return pol_fail(err, ATV_E_PARSE, v, "want a number or a string, got %s",
+                        kind_name(v->kind));
+    }
+    return pol_fail(err, ATV_E_UNSUPPORTED, v,
+                    "\"%s\": only \"1.0\" (or 1, 1.0, \"1\") is supported", t);
 }
 
 enum atv_status pol_build(const struct pol_node *root, struct atv_policy **out,
@@ -485,12 +635,7 @@ enum atv_status pol_build(const struct pol_node *root, struct atv_policy **out,
         const struct pol_node *v = root->items[k].val;
         const char *f = root->items[k].key;
         if (strcmp(f, "version") == 0) {
-            rc = want(err, v, POL_STR);
-            if (rc == ATV_OK && strcmp(v->text, "1.0") != 0) {
-                char t[24];
-                pol_sanitize(v->text, v->len, t, sizeof t);
-                rc = pol_fail(err, ATV_E_UNSUPPORTED, v, "\"%s\": only \"1.0\" is supported", t);
-            }
+            rc = check_version(v, err);
         } else if (strcmp(f, "trustedDIDs") == 0) {
             dids = v;
         } else if (strcmp(f, "policies") == 0) {
@@ -525,6 +670,6 @@ enum atv_status pol_build(const struct pol_node *root, struct atv_policy **out,
     *out = p;
     p = NULL;
 out:
-    atv_policy_free(p);
+    pol_policy_free(p);
     return rc;
 }

@@ -18,6 +18,7 @@ struct atv_ref_client {
     char base[ATV_REF_MAX_HOST + 16]; /* "https://host[:port]" */
     char repo[ATV_REF_MAX_NAME + 1];
     char host[ATV_REF_MAX_HOST + 1];
+    int use_http; /* the registry is reached over plain http (a store's useHttp) */
     struct atv_ref_creds creds;
     char *authz; /* Authorization value earned by the last challenge; NULL: anonymous */
     int body_over; /* the last request() failed because its own body passed max_body
@@ -65,6 +66,7 @@ enum atv_status atv_ref_client_new(struct atv_ref_transport tr, const struct atv
     }
     (void)snprintf(c->repo, sizeof c->repo, "%s", img->repository);
     (void)snprintf(c->host, sizeof c->host, "%s", img->api_host);
+    c->use_http = use_http != 0;
     if (creds != NULL) {
         c->creds = *creds;
     }
@@ -200,6 +202,35 @@ out:
     return rc;
 }
 
+/* Where a token request carrying a secret (Basic credentials, or an identity
+ * token in a refresh POST) may go. The realm is named by the registry's 401,
+ * so it is the registry's word, and it may be any host: Docker Hub's is
+ * auth.docker.io. The secret must never cross a network in clear, so it goes
+ * to a realm over https (certificate checked by common/http), or over plain
+ * http only to a loopback realm (127.0.0.0/8, [::1], localhost, judged by
+ * the same URL parser the request will use) and only when this registry is
+ * itself reached over plain http (useHttp: the operator already accepted
+ * clear text on this machine). Anything else is refused before any request
+ * is made: ATV_E_IO, reason "insecure_token_realm". The realm is not echoed
+ * (it is the registry's bytes). A request without a secret is not judged
+ * here: common/http's scheme policy applies to it as to any other. */
+static enum atv_status realm_check(const struct atv_ref_client *c, const char *realm,
+                                   struct atv_err *err)
+{
+    if (strncmp(realm, "https://", 8) == 0) {
+        return ATV_OK;
+    }
+    if (c->use_http && atv_http_host_is_loopback(realm)) {
+        return ATV_OK;
+    }
+    return atv_err_setr(err, ATV_E_IO, "insecure_token_realm",
+                        "registry %s: token realm is plain http %s: credentials are sent to a "
+                        "token realm only over https (or over http to a loopback realm for a "
+                        "registry with useHttp); nothing was sent",
+                        c->host,
+                        c->use_http ? "on a non-loopback host" : "and the registry is not useHttp");
+}
+
 /* The refresh form: every value percent-encoded at worst (3 bytes a byte),
  * plus the names and separators. */
 #define REFRESH_FORM_MAX                                                                           \
@@ -263,7 +294,10 @@ static enum atv_status fetch_token_refresh(struct atv_ref_client *c,
     struct form f = {NULL, 0, 0};
     struct atv_http_resp resp;
     int have_resp = 0;
-    enum atv_status rc;
+    enum atv_status rc = realm_check(c, ch->realm, err); /* fetch_token checked; kept local */
+    if (rc != ATV_OK) {
+        return rc;
+    }
     f.p = malloc(REFRESH_FORM_MAX);
     if (f.p == NULL) {
         return atv_err_set(err, ATV_E_NOMEM, "token refresh: out of memory");
@@ -328,6 +362,13 @@ static enum atv_status fetch_token(struct atv_ref_client *c, const struct atv_re
     if (strncmp(ch->realm, "https://", 8) != 0 && strncmp(ch->realm, "http://", 7) != 0) {
         return atv_err_set(err, ATV_E_PARSE, "registry %s: token realm is not an http(s) URL",
                            c->host);
+    }
+    if (c->creds.identity_token[0] != '\0' || c->creds.username[0] != '\0') {
+        /* a secret would go with this request (refresh form or Basic header) */
+        rc = realm_check(c, ch->realm, err);
+        if (rc != ATV_OK) {
+            return rc;
+        }
     }
     (void)snprintf(scope_raw, sizeof scope_raw, "repository:%s:pull", c->repo);
     if (c->creds.identity_token[0] != '\0') {
@@ -459,8 +500,13 @@ static enum atv_status status_check(const struct atv_ref_client *c, long status,
         return atv_err_setr(err, ATV_E_IO, "registry_unauthorized",
                             "registry %s: %s: access denied (HTTP %ld)", c->host, what, status);
     }
-    return atv_err_setr(err, ATV_E_IO, "registry_error", "registry %s: %s: HTTP %ld", c->host,
-                        what, status);
+    enum atv_status rc = atv_err_setr(err, ATV_E_IO, "registry_error",
+                                      "registry %s: %s: HTTP %ld", c->host, what, status);
+    if (status >= 500 || status == 429) {
+        /* overloaded or restarting: a retry may succeed */
+        atv_err_transient(err);
+    }
+    return rc;
 }
 
 static enum atv_status make_url(const struct atv_ref_client *c, char *url, size_t cap,

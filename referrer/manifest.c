@@ -35,6 +35,33 @@ static enum atv_status get_str(const json_t *obj, const char *key, int required,
     return ATV_OK;
 }
 
+/* platform (image-spec image-index.md): optional object whose os and
+ * architecture are strings; variant optional. Only what the image verdict
+ * needs to tell platforms apart and skip attestations is kept. */
+static enum atv_status get_platform(const json_t *o, struct atv_ref_desc *d, const char *ctx,
+                                    struct atv_err *err)
+{
+    const json_t *p = json_object_get(o, "platform");
+    char where[96];
+    enum atv_status rc;
+    if (p == NULL) {
+        return ATV_OK;
+    }
+    (void)snprintf(where, sizeof where, "%s.platform", ctx);
+    if (!json_is_object(p)) {
+        return atv_err_set(err, ATV_E_PARSE, "%s: want an object", where);
+    }
+    rc = get_str(p, "os", 1, d->platform_os, sizeof d->platform_os, where, err);
+    if (rc == ATV_OK) {
+        rc = get_str(p, "architecture", 1, d->platform_arch, sizeof d->platform_arch, where, err);
+    }
+    if (rc == ATV_OK) {
+        rc = get_str(p, "variant", 0, d->platform_variant, sizeof d->platform_variant, where,
+                     err);
+    }
+    return rc;
+}
+
 /* RFC 6838 section 4.2 restricted-name "/" restricted-name (parameters are not
  * allowed in a descriptor's mediaType). */
 static int media_type_ok(const char *s)
@@ -172,6 +199,10 @@ static enum atv_status parse_desc(const json_t *o, struct atv_ref_desc *d, const
     }
     if (d->artifact_type[0] != '\0' && !media_type_ok(d->artifact_type)) {
         return atv_err_set(err, ATV_E_PARSE, "%s.artifactType: not a type/subtype", ctx);
+    }
+    rc = get_platform(o, d, ctx, err);
+    if (rc != ATV_OK) {
+        return rc;
     }
     return get_annotations(o, &d->ann_did, &d->ann_pds, &d->ann_record_uri, ctx, err);
 }

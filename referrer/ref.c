@@ -215,7 +215,84 @@ static int tag_ok(const char *s, size_t n)
     return 1;
 }
 
-static enum atv_status image_parse(const char *s, struct atv_ref_image *out, struct atv_err *err)
+/* The length of the host part of a registry host[:port] (dl bytes of s): up
+ * to ']' included for an IPv6 literal, else up to the first ':'. */
+static size_t host_len(const char *s, size_t dl)
+{
+    const char *end = s[0] == '[' ? memchr(s, ']', dl) : memchr(s, ':', dl);
+    if (end == NULL) {
+        return dl;
+    }
+    return (size_t)(end - s) + (s[0] == '[' ? 1u : 0u);
+}
+
+/* The registry host[:port] as one spelling, so that a trust-policy scope on
+ * "atcr.io/acme/..." cannot be stepped around by writing the same registry
+ * another way. dl bytes of s, already accepted by domain_ok.
+ *   - DNS names are case-insensitive (RFC 4343 section 2): lower-cased, and
+ *     the hex of an IPv6 literal with them;
+ *   - ports with a leading zero,
+ *     port 0 and ports over 65535 are refused (RFC 3986 section 3.2.3: a
+ *     port is a decimal number; "0443" would be 443 to a URL parser);
+ *   - the scheme's default port (RFC 9110 section 4.2: 443 for https, 80 for
+ *     http; plain_http says which scheme the registry is reached by) is
+ *     dropped, another port is kept;
+ *   - index.docker.io and registry-1.docker.io are docker.io (normalize.go,
+ *     and the host Docker Hub's API answers on).
+ * A host that is a registry only because of its upper case or its default
+ * port ("Foo/app", "foo:443/app") is refused: lower-cased and without the
+ * port it would read as a Docker Hub namespace (normalize.go
+ * splitDockerDomain), so its normalised name would name another image.
+ * Out: out (cap bytes). Returns ATV_OK; ATV_E_PARSE; ATV_E_LIMIT. */
+static enum atv_status host_normalise(const char *s, size_t dl, int plain_http, char *out,
+                                      size_t cap, struct atv_err *err)
+{
+    size_t host_end = host_len(s, dl);
+    size_t o = 0;
+    if (host_end >= cap) {
+        return atv_err_set(err, ATV_E_LIMIT, "image reference: registry host of %zu characters",
+                           host_end);
+    }
+    for (size_t i = 0; i < host_end; i++) {
+        char c = s[i];
+        out[o++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[o] = '\0';
+    if (host_end < dl) {
+        /* domain_ok: ':' then 1..5 digits */
+        const char *port = s + host_end + 1;
+        size_t pl = dl - host_end - 1;
+        unsigned long v = 0;
+        for (size_t i = 0; i < pl; i++) {
+            v = v * 10u + (unsigned long)(port[i] - '0');
+        }
+        if ((pl > 1 && port[0] == '0') || v == 0 || v > 65535u) {
+            return atv_err_set(err, ATV_E_PARSE,
+                               "image reference: registry port must be 1..65535 without a "
+                               "leading zero");
+        }
+        if (v != (plain_http ? 80u : 443u)) {
+            int w = snprintf(out + o, cap - o, ":%lu", v);
+            if (w < 0 || (size_t)w >= cap - o) {
+                return atv_err_set(err, ATV_E_LIMIT, "image reference: registry too long");
+            }
+        }
+    }
+    if (strcmp(out, "index.docker.io") == 0 || strcmp(out, "registry-1.docker.io") == 0) {
+        (void)snprintf(out, cap, "docker.io");
+    }
+    if (strchr(out, '.') == NULL && strchr(out, ':') == NULL && out[0] != '[' &&
+        strcmp(out, "localhost") != 0) {
+        return atv_err_set(err, ATV_E_PARSE,
+                           "image reference: registry host of %zu characters without '.' or a "
+                           "port would, once normalised, read as a Docker Hub namespace",
+                           host_end);
+    }
+    return ATV_OK;
+}
+
+static enum atv_status image_parse(const char *s, int plain_http, struct atv_ref_image *out,
+                                   struct atv_err *err)
 {
     enum atv_status rc;
     size_t n = strnlen(s, 4096);
@@ -290,15 +367,17 @@ static enum atv_status image_parse(const char *s, struct atv_ref_image *out, str
             }
         }
         if (is_domain) {
+            if (host_len(s, dl) > 0 && s[host_len(s, dl) - 1] == '.') {
+                return atv_err_set(err, ATV_E_PARSE,
+                                   "image reference: registry host ends with '.': a trailing-dot "
+                                   "FQDN names the same registry under another spelling");
+            }
             if (!domain_ok(s, dl)) {
                 return atv_err_set(err, ATV_E_PARSE, "image reference: bad registry host");
             }
-            rc = copy_field(out->registry, sizeof out->registry, s, dl, "registry", err);
+            rc = host_normalise(s, dl, plain_http, out->registry, sizeof out->registry, err);
             if (rc != ATV_OK) {
                 return rc;
-            }
-            if (strcmp(out->registry, "index.docker.io") == 0) {
-                (void)snprintf(out->registry, sizeof out->registry, "docker.io");
             }
             hub = strcmp(out->registry, "docker.io") == 0;
             path = slash + 1;
@@ -330,19 +409,25 @@ static enum atv_status image_parse(const char *s, struct atv_ref_image *out, str
     } else {
         (void)snprintf(out->api_host, sizeof out->api_host, "%s", out->registry);
     }
+    /* the name trust-policy scopes are matched against */
+    int w = snprintf(out->name, sizeof out->name, "%s/%s", out->registry, out->repository);
+    if (w < 0 || (size_t)w >= sizeof out->name) {
+        return atv_err_set(err, ATV_E_LIMIT, "image reference: name too long");
+    }
     if (out->tag[0] == '\0' && out->digest[0] == '\0') {
         (void)snprintf(out->tag, sizeof out->tag, "latest");
     }
     return ATV_OK;
 }
 
-enum atv_status atv_ref_image_parse(const char *s, struct atv_ref_image *out, struct atv_err *err)
+enum atv_status atv_ref_image_parse(const char *s, int plain_http, struct atv_ref_image *out,
+                                    struct atv_err *err)
 {
     memset(out, 0, sizeof *out);
     if (s == NULL) {
         return atv_err_set(err, ATV_E_USAGE, "image reference: NULL");
     }
-    enum atv_status rc = image_parse(s, out, err);
+    enum atv_status rc = image_parse(s, plain_http, out, err);
     if (rc != ATV_OK) {
         memset(out, 0, sizeof *out);
     }

@@ -39,6 +39,8 @@
 #define ATV_REF_DIGEST_LEN 71u
 /* A media type (RFC 6838 section 4.2: 127 + "/" + 127). */
 #define ATV_REF_MAX_MEDIA_TYPE 255u
+/* A platform's os, architecture or variant (GOOS/GOARCH names are short). */
+#define ATV_REF_MAX_PLATFORM 32u
 /* A manifest or an index body (oras-go's default metadata limit). */
 #define ATV_REF_MAX_MANIFEST (4u << 20)
 /* A blob fetched through atv_ref_blob_get (signature blobs are a few KiB). */
@@ -90,30 +92,50 @@ ATV_MUST_USE enum atv_status atv_ref_digest_verify(const char *digest, struct at
 
 /* ---- image references ------------------------------------------------------ */
 struct atv_ref_image {
-    char registry[ATV_REF_MAX_HOST + 1]; /* as written, "docker.io" for Hub: the key in
-                                          * a Docker config's auths */
+    char registry[ATV_REF_MAX_HOST + 1]; /* normalised host[:port], "docker.io" for Hub: the
+                                          * key looked up in a Docker config's auths */
     char api_host[ATV_REF_MAX_HOST + 1]; /* where HTTP goes: registry-1.docker.io for Hub */
     char repository[ATV_REF_MAX_NAME + 1]; /* "library/alpine", "team/app" */
     char tag[ATV_REF_MAX_TAG + 1];         /* "" when none */
     char digest[ATV_REF_DIGEST_LEN + 1];   /* "" when none */
+    /* registry "/" repository, both normalised: "atcr.io/acme/app",
+     * "localhost:5000/atv/app", "docker.io/library/alpine", "[::1]:5000/x".
+     * One image has one name, whatever the spelling of the reference: this
+     * is what trust-policy scopes are matched against. */
+    char name[ATV_REF_MAX_HOST + 1 + ATV_REF_MAX_NAME + 1];
 };
 
 /* Parses a reference such as "alpine", "alpine:3.19", "localhost:5000/a/b@sha256:...",
  * "ghcr.io/o/r:v1@sha256:..." (the digest is kept and wins; the tag is kept too).
  * Rules (distribution/reference grammar, normalize.go):
  *   - the first component is a registry when it holds '.' or ':' or is
- *     "localhost" (or is a bracketed IPv6 literal); otherwise the registry is
- *     docker.io, and a one-component name on Docker Hub gets "library/";
- *     "index.docker.io" is docker.io; docker.io's API host is registry-1.docker.io;
+ *     "localhost" (or is a bracketed IPv6 literal, or holds upper case);
+ *     otherwise the registry is docker.io;
  *   - path components: [a-z0-9]+ joined by '.', '_', '__' or runs of '-';
  *     upper case is rejected ("repository name must be lowercase"), as are
  *     empty components; the name (registry included) is at most 255 characters;
  *   - tag [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; digest: atv_ref_digest_check.
+ * The registry is normalised, so that one registry has one spelling before
+ * any policy decision ("ATCR.IO", "Atcr.io" and "atcr.io:443" are atcr.io):
+ *   - the host is lower-cased (IPv6 literal included);
+ *   - the scheme's default port is removed: ":443" when plain_http is 0,
+ *     ":80" when plain_http is 1 (plain_http: the registry is reached over
+ *     http://, a store's useHttp); any other port is kept ("host:443" under
+ *     plain HTTP, "host:80" over HTTPS);
+ *   - docker.io, index.docker.io and registry-1.docker.io (any case, default
+ *     port or not) are registry "docker.io", api_host "registry-1.docker.io",
+ *     and a one-component repository there gets "library/";
+ *   - refused (ATV_E_PARSE), because they would name a registry under a
+ *     second spelling: a host ending in '.' (trailing-dot FQDN, "atcr.io."),
+ *     a port with a leading zero, port 0 or over 65535, and a host that is a
+ *     registry only through its upper case or its default port ("Foo/app",
+ *     "foo:443/app": once normalised they would read as Docker Hub's foo/app).
+ *   Not normalised: other IPv4/IPv6 spellings of one address ("[0::1]").
  * Neither tag nor digest given: the tag is "latest" (Docker's default).
  * Returns: ATV_OK; ATV_E_PARSE, ATV_E_LIMIT or ATV_E_UNSUPPORTED (non-sha256
- * digest). Out: *out filled on success, zeroed on failure. */
-ATV_MUST_USE enum atv_status atv_ref_image_parse(const char *s, struct atv_ref_image *out,
-                                                 struct atv_err *err);
+ * digest); ATV_E_USAGE for s NULL. Out: *out filled on success, zeroed on failure. */
+ATV_MUST_USE enum atv_status atv_ref_image_parse(const char *s, int plain_http,
+                                                 struct atv_ref_image *out, struct atv_err *err);
 
 /* ---- manifests and indexes --------------------------------------------------- */
 /* An OCI descriptor (image-spec descriptor.md) with the fields we use.
@@ -124,6 +146,10 @@ struct atv_ref_desc {
     char digest[ATV_REF_DIGEST_LEN + 1];
     int64_t size;                                  /* >= 0 */
     char artifact_type[ATV_REF_MAX_MEDIA_TYPE + 1]; /* "" when absent */
+    /* an index entry's platform (image-index.md), "" when absent */
+    char platform_os[ATV_REF_MAX_PLATFORM + 1];
+    char platform_arch[ATV_REF_MAX_PLATFORM + 1];
+    char platform_variant[ATV_REF_MAX_PLATFORM + 1];
     char *ann_did;
     char *ann_pds;
     char *ann_record_uri;
@@ -214,8 +240,10 @@ struct atv_ref_creds {
  * The Docker config file is, in this order (Ratify dockerConfig provider /
  * docker/cli config.Dir()): config_path; $DOCKER_CONFIG/config.json;
  * $HOME/.docker/config.json. A missing file means anonymous (no warning).
- * The entry is auths[registry] with registry exactly as in the reference (no
- * normalisation; credential helpers are not consulted, as in Ratify). "auth"
+ * The entry is auths[registry], registry being atv_ref_image.registry (the
+ * normalised host[:port], "docker.io" for Hub), matched exactly: keys are not
+ * normalised ("ATCR.IO" or "atcr.io:443" are not found for atcr.io), and
+ * credential helpers are not consulted, as in Ratify. "auth"
  * is base64(user ":" password) and, when present, wins over
  * username/password; "identitytoken" is kept.
  * Returns: ATV_OK (possibly anonymous); ATV_E_PARSE for a file that is not a
@@ -271,7 +299,14 @@ void atv_ref_client_free(struct atv_ref_client *c);
  * the application/x-www-form-urlencoded form grant_type=refresh_token,
  * refresh_token, service (when the challenge names one), scope and
  * client_id=ATV_REF_CLIENT_ID, reading "access_token" only) and the request
- * is retried once. Never more than one token fetch per request; a token
+ * is retried once. Credentials never go to another host, except the
+ * registry's token realm over HTTPS: Basic credentials or an identity token
+ * go to a Bearer realm only when it is https://, or http:// on a loopback
+ * host (127.0.0.0/8, [::1], localhost) for a client made with use_http;
+ * otherwise nothing is sent to the realm and the call fails with ATV_E_IO,
+ * reason "insecure_token_realm". An anonymous token GET is not judged by
+ * this rule (the HTTP session's scheme policy applies). Never more than one
+ * token fetch per request; a token
  * server answering other than 200 is ATV_E_IO (reason
  * "registry_unauthorized"); no message holds a credential or token.
  * Statuses: 404 is ATV_E_NOT_FOUND (reason

@@ -7,6 +7,7 @@
  * offline use takes on trust (README.md "Offline bundles"). */
 #include "verify/verify.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -286,6 +287,61 @@ enum atv_status atv_vfy_bundle_load(const char *path, struct atv_vfy_bundle **ou
         }
     }
     atv_buf_cleanup(&text);
+    return rc;
+}
+
+static int bundle_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 5 && strcmp(name + n - 5, ".json") == 0 && name[0] != '.';
+}
+
+enum atv_status atv_vfy_bundle_load_dir(const char *dir, const struct atv_vfy_log *log,
+                                        struct atv_vfy_bundle **out, struct atv_err *err)
+{
+    struct atv_vfy_bundle *all = NULL, *b = NULL;
+    char path[ATV_VFY_MAX_PATH + 300];
+    struct dirent *de;
+    unsigned n = 0;
+    enum atv_status rc;
+    DIR *d;
+
+    *out = NULL;
+    d = opendir(dir);
+    if (d == NULL) {
+        return atv_err_set(err, ATV_E_IO, "bundle directory %.200s cannot be read", dir);
+    }
+    rc = atv_vfy_bundle_new(&all, err);
+    while (rc == ATV_OK && (de = readdir(d)) != NULL) {
+        struct atv_err e2;
+        int w;
+        if (!bundle_name(de->d_name)) {
+            continue;
+        }
+        if (++n > ATV_VFY_MAX_BUNDLE_FILES) {
+            atv_vfy_logf(log, ATV_VFY_WARN,
+                         "atproto: bundle directory holds more than %u bundles; the rest are "
+                         "ignored",
+                         ATV_VFY_MAX_BUNDLE_FILES);
+            break;
+        }
+        atv_err_clear(&e2);
+        w = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (w < 0 || (size_t)w >= sizeof path || atv_vfy_bundle_load(path, &b, &e2) != ATV_OK ||
+            atv_vfy_bundle_merge(all, b, &e2) != ATV_OK) {
+            /* one bad file must not take the others' evidence away */
+            atv_vfy_logf(log, ATV_VFY_WARN, "atproto: skipping bundle %s: %s", de->d_name,
+                         e2.msg[0] != '\0' ? e2.msg : "path too long");
+        }
+        atv_vfy_bundle_free(b);
+        b = NULL;
+    }
+    (void)closedir(d);
+    if (rc == ATV_OK) {
+        *out = all;
+        all = NULL;
+    }
+    atv_vfy_bundle_free(all);
     return rc;
 }
 

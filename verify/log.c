@@ -5,7 +5,7 @@
  * can corrupt or drop the verdict; an unterminated last line merges with
  * the JSON. Every line therefore gets a level prefix, braces become
  * parentheses, control bytes become spaces, and a newline ends it. */
-#include "verify/verify.h"
+#include "verify/verify_internal.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -48,4 +48,29 @@ void atv_vfy_logf(const struct atv_vfy_log *log, enum atv_vfy_level level, const
     line[n] = '\n';
     (void)fwrite(line, 1, n + 1, log->f);
     (void)fflush(log->f);
+}
+
+int vfy_bprintf(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+    va_start(ap, fmt);
+    w = vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+    return w >= 0 && (size_t)w < cap;
+}
+
+enum atv_status vfy_policy_load(const struct atv_vfy_params *p, struct atv_policy **out,
+                                struct atv_err *err)
+{
+    *out = NULL;
+    if (p->trust_policy[0] != '\0' && p->has_trusted) {
+        return atv_err_set(err, ATV_E_PARSE,
+                           "parameters trustedDIDs and trustPolicy are both set; give one of "
+                           "them");
+    }
+    if (p->trust_policy[0] != '\0') {
+        return atv_policy_load_file(p->trust_policy, out, err);
+    }
+    return atv_policy_from_dids((const char *const *)p->trusted_dids, p->n_trusted, out, err);
 }

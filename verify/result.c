@@ -32,6 +32,12 @@ const char *atv_vfy_reason_name(enum atv_vfy_reason r)
         return "POLICY_DENIED";
     case ATV_VFY_TIMEOUT:
         return "TIMEOUT";
+    case ATV_VFY_NO_SIGNATURE:
+        return "NO_SIGNATURE";
+    case ATV_VFY_INSUFFICIENT_SIGNATURES:
+        return "INSUFFICIENT_SIGNATURES";
+    case ATV_VFY_STALE_EVIDENCE:
+        return "STALE_EVIDENCE";
     default:
         /* fail closed: an unknown value is never "OK" */
         return "BAD_REQUEST";
@@ -61,6 +67,12 @@ size_t atv_vfy_result_fields(const struct atv_vfy_result *r,
     }
     if (r->audit) {
         out[n].key = "audit";
+        out[n].is_bool = 1;
+        out[n].b = 1;
+        n++;
+    }
+    if (r->transient) {
+        out[n].key = "transient";
         out[n].is_bool = 1;
         out[n].b = 1;
         n++;

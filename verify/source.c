@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Time kept back from the HTTP deadline for the work after the last byte
  * (proof check, output), so the verdict still arrives inside timeoutMs. */
@@ -55,25 +56,59 @@ static enum atv_status from_bundle(struct vsrc *s, enum atv_vfy_ev kind, const c
     return rc;
 }
 
+uint64_t atv_vfy_clock_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* What an HTTP session of this run may spend: the time left before the run's
+ * deadline (or the whole timeoutMs), less a margin kept for the work after
+ * the last byte (proof check, output), so the verdict still arrives inside
+ * timeoutMs. 0 when nothing is left. */
+uint32_t vsrc_budget_ms(const struct atv_vfy_request *req)
+{
+    uint64_t now = atv_vfy_clock_ms(), left;
+    uint32_t total = req->params->timeout_ms;
+    if (req->deadline_ms == 0) {
+        left = total;
+    } else {
+        left = req->deadline_ms > now ? req->deadline_ms - now : 0;
+    }
+    if (left > total) {
+        left = total;
+    }
+    if (total > 2 * VSRC_DEADLINE_MARGIN_MS) {
+        left = left > VSRC_DEADLINE_MARGIN_MS ? left - VSRC_DEADLINE_MARGIN_MS : 0;
+    }
+    return (uint32_t)left;
+}
+
 enum atv_status vsrc_open(struct vsrc *s, const struct atv_vfy_request *req, struct atv_err *err)
 {
     const struct atv_vfy_params *p = req->params;
     struct atv_http_opts o;
     struct atv_ref_creds creds;
     enum atv_status rc;
-    uint32_t t = p->timeout_ms > 2 * VSRC_DEADLINE_MARGIN_MS
-                     ? p->timeout_ms - VSRC_DEADLINE_MARGIN_MS
-                     : p->timeout_ms;
+    uint32_t t = vsrc_budget_ms(req);
 
     memset(s, 0, sizeof *s);
     s->req = req;
-    rc = atv_ref_image_parse(req->subject, &s->img, err);
+    rc = atv_ref_image_parse(req->subject, req->store->use_http, &s->img, err);
     if (rc != ATV_OK) {
         atv_err_prefix(err, "subject reference");
         return ATV_E_PARSE;
     }
     if (offline(s)) {
         return ATV_OK;
+    }
+    if (t == 0) {
+        return atv_err_setr(err, ATV_E_IO, "timeout",
+                            "the deadline of timeoutMs %u passed before this step",
+                            (unsigned int)p->timeout_ms);
     }
     memset(&o, 0, sizeof o);
     o.timeout_ms = t;
@@ -428,13 +463,57 @@ enum atv_status vsrc_rev_check(struct vsrc *s, const char *did, const char *rev,
     return rc;
 }
 
+/* The handle is optional (DESIGN.md: reported only when proven both ways),
+ * and its check asks servers the verdict does not depend on: DNS for
+ * _atproto.HANDLE, then https://HANDLE (whose name libcurl resolves through
+ * DNS too). Against a DNS server that swallows queries (blocked egress,
+ * broken cluster DNS) it would spend the whole budget, and a correctly
+ * signed image would come back TIMEOUT. So it runs on a session of its own
+ * with a bounded share: min(timeoutMs / 4, 1000 ms, what is left), after
+ * which both lookups are abandoned (common/http.h atv_http_sub); the caller
+ * then reports no handle and warns, and the verdict stands. */
 enum atv_status vsrc_handle(struct vsrc *s, const struct atv_diddoc *doc, struct atv_err *err)
 {
+    const uint32_t share_max_ms = 1000u;
+    struct atv_http *hh = NULL;
     struct atv_fetcher f;
+    struct atv_err local;
+    enum atv_status rc;
+    uint32_t budget;
+
     if (offline(s)) {
         return atv_err_setr(err, ATV_E_UNSUPPORTED, "offline",
                             "offline: a handle cannot be confirmed without the network");
     }
-    f = atv_http_fetcher(s->id_h);
-    return atv_atp_handle_verify(&f, doc, err);
+    budget = s->req->params->timeout_ms / 4u;
+    if (budget > share_max_ms) {
+        budget = share_max_ms;
+    }
+    rc = atv_http_sub(s->id_h, budget, &hh, err); /* clamps to what id_h has left */
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    atv_err_clear(&local);
+    f = atv_http_fetcher(hh);
+    rc = atv_atp_handle_verify(&f, doc, &local);
+    if (rc == ATV_OK) {
+        goto out;
+    }
+    /* Out of time is not "the handle does not resolve back": name it, so
+     * the warning says the check was cut short rather than failed. */
+    if (rc != ATV_E_NOMEM && rc != ATV_E_INTERNAL && rc != ATV_E_USAGE &&
+        atv_http_remaining_ms(hh) == 0) {
+        rc = atv_err_setr(err, ATV_E_IO, "timeout",
+                          "handle check abandoned after its share of %u ms: %s",
+                          (unsigned int)budget, local.msg);
+        atv_err_transient(err);
+    } else {
+        rc = atv_err_setr(err, local.code, local.reason, "%s", local.msg);
+        if (local.transient) {
+            atv_err_transient(err);
+        }
+    }
+out:
+    atv_http_free(hh);
+    return rc;
 }

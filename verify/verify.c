@@ -7,7 +7,6 @@
 
 #include "policy/policy.h"
 
-#include <dirent.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,15 +19,13 @@ void atv_vfy_store_init(struct atv_vfy_store *s)
     (void)snprintf(s->name, sizeof s->name, "oras");
 }
 
-static int bprintf(char *dst, size_t cap, const char *fmt, ...) ATV_PRINTF(3, 4);
-
 struct pass {
     const struct atv_vfy_request *req;
     struct atv_vfy_result *out;
     struct vsrc src;
-    struct atv_policy *policy;
+    struct atv_policy *policy;             /* owned, when loaded here */
+    const struct atv_policy *policy_view;  /* the one in use */
     struct atv_policy_scope scope;
-    int scope_known;
     struct atv_sig_artifact art;
     struct atv_diddoc doc;
     int verified; /* set only once every step has passed */
@@ -50,13 +47,14 @@ static void fail(struct pass *ps, enum atv_vfy_reason reason, const struct atv_e
     va_end(ap);
     r->success = 0;
     r->reason = reason;
+    r->transient = reason == ATV_VFY_TIMEOUT || (err != NULL && err->transient);
     if (err != NULL && err->reason != NULL) {
-        (void)bprintf(r->detail, sizeof r->detail, "%s", err->reason);
+        (void)vfy_bprintf(r->detail, sizeof r->detail, "%s", err->reason);
     }
     if (err != NULL && err->msg[0] != '\0') {
-        (void)bprintf(r->message, sizeof r->message, "%s: %s", ctx, err->msg);
+        (void)vfy_bprintf(r->message, sizeof r->message, "%s: %s", ctx, err->msg);
     } else {
-        (void)bprintf(r->message, sizeof r->message, "%s", ctx);
+        (void)vfy_bprintf(r->message, sizeof r->message, "%s", ctx);
     }
 }
 
@@ -69,22 +67,9 @@ static enum atv_vfy_reason io_reason(const struct pass *ps, const struct atv_err
     return (named || vsrc_timed_out(&ps->src)) ? ATV_VFY_TIMEOUT : otherwise;
 }
 
-/* snprintf that may truncate on purpose (messages, bounded fields).
- * Returns 1 when everything fit. */
-static int bprintf(char *dst, size_t cap, const char *fmt, ...) ATV_PRINTF(3, 4);
-static int bprintf(char *dst, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    int w;
-    va_start(ap, fmt);
-    w = vsnprintf(dst, cap, fmt, ap);
-    va_end(ap);
-    return w >= 0 && (size_t)w < cap;
-}
-
 static int copy_str(char *dst, size_t cap, const char *src)
 {
-    return bprintf(dst, cap, "%s", src);
+    return vfy_bprintf(dst, cap, "%s", src);
 }
 
 /* ---- setup: sessions, policy ---------------------------------------------- */
@@ -100,7 +85,8 @@ static int open_source(struct pass *ps)
         return 0;
     }
     if (rc != ATV_OK) {
-        fail(ps, ATV_VFY_REGISTRY_ERROR, &err, "registry client for %s", ps->src.img.registry);
+        fail(ps, io_reason(ps, &err, ATV_VFY_REGISTRY_ERROR), &err, "registry client for %s",
+             ps->src.img.registry);
         return 0;
     }
     return 1;
@@ -108,29 +94,19 @@ static int open_source(struct pass *ps)
 
 static int load_policy(struct pass *ps)
 {
-    const struct atv_vfy_params *p = ps->req->params;
     struct atv_err err;
-    enum atv_status rc;
 
     atv_err_clear(&err);
-    if (p->trust_policy[0] != '\0' && p->has_trusted) {
-        fail(ps, ATV_VFY_BAD_REQUEST, NULL,
-             "parameters trustedDIDs and trustPolicy are both set; give one of them");
-        return 0;
-    }
-    if (p->trust_policy[0] != '\0') {
-        rc = atv_policy_load_file(p->trust_policy, &ps->policy, &err);
-    } else {
-        /* neither parameter: an empty list, which trusts nothing */
-        rc = atv_policy_from_dids((const char *const *)p->trusted_dids, p->n_trusted,
-                                  &ps->policy, &err);
-    }
-    if (rc != ATV_OK) {
+    if (ps->req->policy != NULL) {
+        ps->policy_view = ps->req->policy;
+    } else if (vfy_policy_load(ps->req->params, &ps->policy, &err) != ATV_OK) {
         fail(ps, ATV_VFY_BAD_REQUEST, &err, "trust policy");
         return 0;
+    } else {
+        ps->policy_view = ps->policy;
     }
-    atv_policy_scope_for(ps->policy, ps->req->subject, &ps->scope);
-    ps->scope_known = 1;
+    /* scopes see the normalised HOST[:PORT]/REPOSITORY only */
+    atv_policy_scope_for(ps->policy_view, ps->src.img.name, &ps->scope);
     if (ps->scope.matched) {
         (void)copy_str(ps->out->policy, sizeof ps->out->policy, ps->scope.name);
     }
@@ -284,7 +260,7 @@ static int artifact_step(struct pass *ps, const struct atv_buf *blob)
     }
     (void)copy_str(r->did, sizeof r->did, a->did);
     (void)copy_str(r->signed_at, sizeof r->signed_at, a->signed_at);
-    (void)bprintf(r->record_uri, sizeof r->record_uri, "at://%s/%s/%s", a->record.did,
+    (void)vfy_bprintf(r->record_uri, sizeof r->record_uri, "at://%s/%s/%s", a->record.did,
                    a->record.collection, a->record.rkey);
     if (strcmp(a->subject_digest, r->subject_digest) != 0) {
         fail(ps, ATV_VFY_SUBJECT_MISMATCH, NULL,
@@ -305,13 +281,14 @@ static int trust_step(struct pass *ps)
 {
     struct atv_err err;
     atv_err_clear(&err);
-    if (atv_policy_check_did(ps->policy, ps->req->subject, ps->art.did, ps->req->now, NULL,
+    if (atv_policy_check_did(ps->policy_view, ps->src.img.name, ps->art.did, ps->req->now, NULL,
                              &err) == ATV_OK) {
         return 1;
     }
     if (err.reason != NULL && strcmp(err.reason, "no_policy") == 0) {
         fail(ps, ATV_VFY_POLICY_DENIED, &err, "trust policy");
-    } else if (!ps->req->params->has_trusted && ps->req->params->trust_policy[0] == '\0') {
+    } else if (ps->req->policy == NULL && !ps->req->params->has_trusted &&
+               ps->req->params->trust_policy[0] == '\0') {
         fail(ps, ATV_VFY_UNTRUSTED_SIGNER, &err,
              "signer %s is not trusted: neither trustedDIDs nor trustPolicy is configured, so "
              "nothing is",
@@ -352,7 +329,7 @@ static int identity_step(struct pass *ps)
         return 0;
     }
     (void)copy_str(r->key_type, sizeof r->key_type, atv_atp_key_type_name(ps->doc.key.type));
-    (void)bprintf(r->key_id, sizeof r->key_id, "%s#atproto", ps->doc.did);
+    (void)vfy_bprintf(r->key_id, sizeof r->key_id, "%s#atproto", ps->doc.did);
     if (ps->doc.pds[0] == '\0') {
         fail(ps, ATV_VFY_IDENTITY_ERROR, NULL,
              "DID document of %s names no #atproto_pds service", ps->art.did);
@@ -437,6 +414,8 @@ static int proof_step(struct pass *ps)
         } else {
             fail(ps, ATV_VFY_PDS_ERROR, NULL, "getRecord from %s: HTTP %ld%s%s", ps->doc.pds,
                  status, xerr[0] != '\0' ? " " : "", xerr);
+            /* an overloaded or restarting PDS: a retry may succeed */
+            r->transient = status >= 500 || status == 429;
         }
         goto out;
     }
@@ -498,63 +477,25 @@ static void handle_step(struct pass *ps)
 
 /* ---- air-gapped: the bundle of bundleDir that holds this signature ----------------- */
 
-static int ends_with_json(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 5 && strcmp(name + n - 5, ".json") == 0 && name[0] != '.';
-}
-
-/* Finds, among at most ATV_VFY_MAX_BUNDLE_FILES bundles, the one holding the
- * signature manifest; unreadable files are skipped with a warning. */
+/* The bundles of bundleDir, merged; the signature manifest must be among them. */
 static int find_bundle(struct pass *ps, struct atv_vfy_bundle **out)
 {
-    const char *dir = ps->req->params->bundle_dir;
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[ATV_VFY_MAX_PATH + 300];
-    unsigned seen = 0;
-    int found = 0;
+    struct atv_bytes data;
+    struct atv_err err;
 
-    *out = NULL;
-    if (d == NULL) {
-        fail(ps, ATV_VFY_BAD_REQUEST, NULL, "bundleDir %.200s cannot be read", dir);
+    atv_err_clear(&err);
+    if (atv_vfy_bundle_load_dir(ps->req->params->bundle_dir, ps->req->log, out, &err) != ATV_OK) {
+        fail(ps, ATV_VFY_BAD_REQUEST, &err, "bundleDir");
         return 0;
     }
-    while (!found && (de = readdir(d)) != NULL) {
-        struct atv_vfy_bundle *b = NULL;
-        struct atv_bytes data;
-        struct atv_err err;
-        if (!ends_with_json(de->d_name)) {
-            continue;
-        }
-        if (++seen > ATV_VFY_MAX_BUNDLE_FILES) {
-            atv_vfy_logf(ps->req->log, ATV_VFY_WARN,
-                         "atproto: bundleDir holds more than %u bundles; the rest are ignored",
-                         ATV_VFY_MAX_BUNDLE_FILES);
-            break;
-        }
-        atv_err_clear(&err);
-        if (!bprintf(path, sizeof path, "%s/%s", dir, de->d_name) ||
-            atv_vfy_bundle_load(path, &b, &err) != ATV_OK) {
-            atv_vfy_logf(ps->req->log, ATV_VFY_WARN, "atproto: skipping bundle %s: %s",
-                         de->d_name, err.msg);
-            continue;
-        }
-        if (atv_vfy_bundle_get(b, ATV_VFY_EV_MANIFEST, ps->req->sig_digest, NULL, &data, NULL,
-                               &err) == ATV_OK) {
-            *out = b;
-            found = 1;
-        } else {
-            atv_vfy_bundle_free(b);
-        }
-    }
-    (void)closedir(d);
-    if (!found) {
+    if (atv_vfy_bundle_get(*out, ATV_VFY_EV_MANIFEST, ps->req->sig_digest, NULL, &data, NULL,
+                           &err) != ATV_OK) {
         fail(ps, ATV_VFY_REGISTRY_ERROR, NULL,
              "air-gapped (bundleDir): no bundle holds signature manifest %.80s",
              ps->req->sig_digest);
+        return 0;
     }
-    return found;
+    return 1;
 }
 
 /* ---- the pass ---------------------------------------------------------------------- */
@@ -562,7 +503,6 @@ static int find_bundle(struct pass *ps, struct atv_vfy_bundle **out)
 static void finish(struct pass *ps)
 {
     struct atv_vfy_result *r = ps->out;
-    char msg[sizeof r->message];
 
     if (r->reason == ATV_VFY_OK && !ps->verified) {
         /* a step stopped without saying why: never read that as success */
@@ -570,24 +510,13 @@ static void finish(struct pass *ps)
     }
     if (r->reason == ATV_VFY_OK) {
         r->success = 1;
-        (void)bprintf(r->message, sizeof r->message,
+        (void)vfy_bprintf(r->message, sizeof r->message,
                        "ATProto signature verified: %s signed by %s%s%s%s (policy %s)",
                        r->subject_digest, r->did, r->handle[0] != '\0' ? " (" : "", r->handle,
                        r->handle[0] != '\0' ? ")" : "", r->policy);
-        return;
     }
-    /* audit, or a scope that does not require a signature: report, do not block.
-     * A configuration error is never waved through. */
-    if (ps->scope_known && ps->scope.matched && r->reason != ATV_VFY_BAD_REQUEST &&
-        (ps->scope.action == ATV_POLICY_AUDIT || !ps->scope.require_signature)) {
-        r->success = 1;
-        r->audit = 1;
-        (void)copy_str(msg, sizeof msg, r->message);
-        (void)bprintf(r->message, sizeof r->message, "%s policy %s lets this through: %s",
-                       ps->scope.action == ATV_POLICY_AUDIT ? "audit" : "signature-optional",
-                       ps->scope.name, msg);
-        atv_vfy_logf(ps->req->log, ATV_VFY_WARN, "atproto: %s", r->message);
-    }
+    /* whether a failure is let through (audit, nothing required) is the
+     * image verdict's decision (image.c), never one artifact's */
 }
 
 void atv_vfy_run(const struct atv_vfy_request *req, struct atv_vfy_result *out)
@@ -615,7 +544,7 @@ void atv_vfy_run(const struct atv_vfy_request *req, struct atv_vfy_result *out)
         local.offline = dirb;
         ps.req = &local;
     }
-    if (load_policy(&ps) && open_source(&ps) && registry_step(&ps, &blob) &&
+    if (open_source(&ps) && load_policy(&ps) && registry_step(&ps, &blob) &&
         artifact_step(&ps, &blob) && trust_step(&ps) && identity_step(&ps) && proof_step(&ps)) {
         ps.verified = 1;
         handle_step(&ps);

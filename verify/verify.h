@@ -26,6 +26,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/limits.h"
+#include "policy/policy.h"
 
 /* ---- parameters (the Verifier CR's `parameters`, the CLI's --config) ------- */
 #define ATV_VFY_MAX_LIST 256u          /* entries in trustedDIDs / collections */
@@ -43,7 +44,8 @@ struct atv_vfy_params {
     char plc[ATV_MAX_URL + 1];                /* default ATV_DEFAULT_PLC_URL */
     char cache_dir[ATV_VFY_MAX_PATH + 1];     /* default ${TMPDIR:-/tmp}/atproto-verifier-UID */
     uint32_t did_cache_ttl_s;                 /* default 300; 0 disables the cache */
-    uint32_t timeout_ms;                      /* default 2500 */
+    uint32_t timeout_ms;                      /* default 2500: the whole run (every artifact,
+                                               * discovery, an index's children) */
     size_t n_collections;
     char *collections[ATV_VFY_MAX_LIST];      /* new; none given: {"io.atcr.manifest"} */
     int verify_handle;                        /* default 1 */
@@ -112,7 +114,11 @@ enum atv_vfy_reason {
     ATV_VFY_SIGNATURE_INVALID,
     ATV_VFY_DIGEST_MISMATCH,
     ATV_VFY_POLICY_DENIED,
-    ATV_VFY_TIMEOUT
+    ATV_VFY_TIMEOUT,
+    /* image-level reasons (atv_vfy_image_run) */
+    ATV_VFY_NO_SIGNATURE,            /* the image has no signature artifact */
+    ATV_VFY_INSUFFICIENT_SIGNATURES, /* >= 1 trusted signer verified, fewer than required */
+    ATV_VFY_STALE_EVIDENCE           /* offline evidence too old or from the future */
 };
 /* "BAD_REQUEST", ...; "OK" for ATV_VFY_OK. Never NULL. */
 const char *atv_vfy_reason_name(enum atv_vfy_reason r);
@@ -121,6 +127,8 @@ struct atv_vfy_result {
     int success;                 /* 1: verified and the policy is met (or audit-only) */
     enum atv_vfy_reason reason;  /* ATV_VFY_OK on success; on an audit pass, the failure */
     int audit;                   /* 1: an audit policy let a failure through */
+    int transient;               /* 1: a retry could change this (refused, reset, DNS,
+                                  * deadline, HTTP 5xx/429); 0: definite */
     char detail[64];             /* the low-level reason ("bad_signature"), "" */
     char message[512];
     /* Known facts; "" when not (yet) known. handle only when verified both ways. */
@@ -204,6 +212,14 @@ ATV_MUST_USE enum atv_status atv_vfy_bundle_parse(struct atv_bytes json,
                                                   struct atv_err *err);
 ATV_MUST_USE enum atv_status atv_vfy_bundle_load(const char *path, struct atv_vfy_bundle **out,
                                                  struct atv_err *err);
+/* Every bundle (*.json not starting with '.', at most
+ * ATV_VFY_MAX_BUNDLE_FILES) of dir merged into one; a file that does not
+ * load is skipped with a warning on log. Out: *out (new). ATV_E_IO when dir
+ * cannot be read. */
+ATV_MUST_USE enum atv_status atv_vfy_bundle_load_dir(const char *dir,
+                                                     const struct atv_vfy_log *log,
+                                                     struct atv_vfy_bundle **out,
+                                                     struct atv_err *err);
 /* Writes atomically (temporary file beside path, then rename), mode 0644. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_save(const struct atv_vfy_bundle *b, const char *path,
                                                  int64_t now, struct atv_err *err);
@@ -221,10 +237,23 @@ struct atv_vfy_request {
     const char *subject_digest;   /* NULL, or the digest already resolved: no tag lookup */
     struct atv_vfy_bundle *record; /* NULL, or where a live run records all it fetched */
     const struct atv_vfy_bundle *offline; /* NULL, or the only evidence: no network at all */
+    /* CLOCK_MONOTONIC milliseconds (atv_vfy_clock_ms) when the whole run must
+     * have answered; 0: now + params->timeout_ms. Every HTTP session of the
+     * run gets what is left of it. */
+    uint64_t deadline_ms;
+    /* borrow, or NULL: the run loads the policy from params itself */
+    const struct atv_policy *policy;
 };
 
-/* Runs the whole chain within params->timeout_ms. Never fails: *out always
- * holds a verdict (success 0 with a reason for any problem at all). */
+/* CLOCK_MONOTONIC in milliseconds (0 if the clock is unavailable). */
+uint64_t atv_vfy_clock_ms(void);
+
+/* Verifies ONE signature artifact (req->sig_digest) of req->subject, within
+ * the deadline. Never fails: *out always holds a verdict (success 0 with a
+ * reason for any problem at all). success means this artifact verified and
+ * its signer is trusted for the image; whether that is enough for the image
+ * (minSignatures, audit, requirements) is atv_vfy_image_run's decision,
+ * never this function's: out->audit is always 0 here. */
 void atv_vfy_run(const struct atv_vfy_request *req, struct atv_vfy_result *out);
 
 /* ---- discovery (atcr-verify) ----------------------------------------------------------
@@ -250,5 +279,79 @@ struct atv_vfy_found {
 ATV_MUST_USE enum atv_status atv_vfy_discover(const struct atv_vfy_request *req,
                                               struct atv_vfy_found *out,
                                               enum atv_vfy_reason *reason, struct atv_err *err);
+
+/* ---- the image verdict: the one per-image decision -------------------------------------
+ * Every front end (plugin, CLI; later the server, containerd verifier and
+ * coverage) calls atv_vfy_image_run and translates its verdict; none counts
+ * or decides on its own.
+ *
+ *   1. the reference is normalised (referrer/: host case, default port,
+ *      Docker Hub spellings) and the policy is chosen by the normalised
+ *      HOST[:PORT]/REPOSITORY; no scope: refused (POLICY_DENIED), no network;
+ *   2. no requirement asks for a signature: allowed at once, no network;
+ *   3. with req->sig_digest (the plugin: Ratify names one artifact), that
+ *      artifact is verified first; if it fails, the verdict carries its own
+ *      reason and nothing else is fetched; if it alone meets the policy, no
+ *      discovery happens (minSignatures 1: today's single-artifact cost);
+ *   4. otherwise the image's signature artifacts are discovered and verified
+ *      one by one until the policy is met;
+ *   5. an image index that is not met by its own signatures is met when
+ *      every platform manifest it lists is (unknown/unknown attestation
+ *      manifests skipped, at most ATV_VFY_MAX_CHILDREN, a nested index
+ *      refused), all under the one deadline;
+ *   6. not met: the reason is chosen in this fixed order: a transient failure
+ *      that could change the count (its own reason, transient 1);
+ *      NO_SIGNATURE; INSUFFICIENT_SIGNATURES ("have N of M"); then the first
+ *      present of SIGNATURE_INVALID, RECORD_NOT_FOUND, DIGEST_MISMATCH,
+ *      SUBJECT_MISMATCH, BAD_SIGNATURE_ARTIFACT, IDENTITY_ERROR,
+ *      UNTRUSTED_SIGNER, then PDS_ERROR, REGISTRY_ERROR, POLICY_DENIED,
+ *      BAD_REQUEST, TIMEOUT.
+ *
+ * Two words, never mixed: `met` = the policy's requirements hold; `allowed`
+ * = met, or not met under an audit policy, or nothing required. `allowed`
+ * drives every gate. A policy that cannot refuse never produces an
+ * operational error (a registry outage under audit is allowed, with a
+ * warning). A configuration error (BAD_REQUEST) is never allowed. */
+#define ATV_VFY_MAX_CHILDREN 64u
+struct atv_vfy_signer {
+    char did[ATV_MAX_DID + 1];
+    char handle[ATV_MAX_HANDLE + 1]; /* "" unless verified both ways */
+};
+struct atv_vfy_artifact {
+    char sig_digest[72];
+    char platform[64];           /* "" for the image itself, "os/arch[/variant]" for a child */
+    struct atv_vfy_result r;
+};
+struct atv_vfy_image {
+    int allowed;
+    int met;
+    int audit;                   /* allowed although not met (an audit policy) */
+    int transient;               /* not met, and a retry could change that */
+    int no_signature_required;   /* allowed because no requirement asks for a signature */
+    int unlisted;                /* the signatures could not be listed at all (definite:
+                                  * e.g. not in an offline bundle, a 404 on the tag) */
+    enum atv_vfy_reason reason;  /* ATV_VFY_OK when met */
+    char detail[64];
+    char message[512];
+    char policy[128];            /* "" when no scope matched */
+    int action_audit;            /* the matched policy's action */
+    unsigned min_signatures;     /* the largest minSignatures of the matched policy */
+    unsigned have;               /* trusted signers verified for the deciding requirement */
+    size_t n_signers;            /* distinct DIDs whose signatures verified */
+    struct atv_vfy_signer signers[ATV_VFY_MAX_SIGS];
+    char digest[72];             /* the subject's digest, "" when unknown */
+    char name[ATV_MAX_URL + 1];  /* normalised HOST[:PORT]/REPOSITORY */
+    char reference[ATV_MAX_URL + 80]; /* name@digest (or name:tag while unresolved) */
+    int is_index;
+    size_t n_sigs;               /* signature artifacts found (the image's own) */
+    size_t n_artifacts;          /* results below, in the order verified */
+    struct atv_vfy_artifact artifacts[ATV_VFY_MAX_SIGS];
+    int rollback_guard_off;      /* the cache could not be used (or is disabled) */
+    int64_t evidence_time;       /* offline: the oldest evidence used (unix s), 0 */
+    char evidence_at[32];
+};
+/* Decides for req->subject (req->sig_digest optional: see 3 above). Never
+ * fails: *out always holds a verdict. out is large: allocate it. */
+void atv_vfy_image_run(const struct atv_vfy_request *req, struct atv_vfy_image *out);
 
 #endif

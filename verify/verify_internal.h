@@ -23,6 +23,18 @@ struct vsrc {
 /* Parses req->subject and, live, opens the HTTP sessions and the registry
  * client (credentials as Ratify's store finds them). ATV_E_PARSE: the
  * subject is not a reference. Close with vsrc_close even on failure. */
+/* snprintf that may truncate on purpose (messages, bounded fields).
+ * Returns 1 when everything fit. */
+int vfy_bprintf(char *dst, size_t cap, const char *fmt, ...) ATV_PRINTF(3, 4);
+
+/* The policy the parameters name: trustPolicy's file, else the trustedDIDs
+ * list (none given: an empty list, which trusts nothing). Both given is
+ * ATV_E_PARSE. Out: *out (new: atv_policy_free). */
+ATV_MUST_USE enum atv_status vfy_policy_load(const struct atv_vfy_params *p,
+                                             struct atv_policy **out, struct atv_err *err);
+
+/* Milliseconds an HTTP session of req may use (0: the deadline has passed). */
+uint32_t vsrc_budget_ms(const struct atv_vfy_request *req);
 ATV_MUST_USE enum atv_status vsrc_open(struct vsrc *s, const struct atv_vfy_request *req,
                                        struct atv_err *err);
 void vsrc_close(struct vsrc *s);

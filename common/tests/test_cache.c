@@ -1,8 +1,9 @@
 /* Unit tests for common/cache.c, in a mkdtemp(3) directory under /tmp that is
  * removed at the end: round trip, freshness, every kind of damaged entry
  * (each must be a miss, never an error and never trusted), hostile paths
- * (symlink, directory, non-directory), modes, and 20 processes hammering
- * one key. */
+ * (symlink, directory, non-directory), modes, a cache directory that is not
+ * ours (another owner, group/world-writable, a symlink, a file: never read),
+ * and 20 processes hammering one key. */
 #include "common/cache.h"
 #include "common/limits.h"
 #include "common/test.h"
@@ -94,6 +95,22 @@ static int is_hit(const char *key, uint32_t max_age, const char *want)
     int ok = rc == ATV_OK && atv_bytes_eq_str(atv_buf_view(&out), want);
     if (!ok) {
         DIAG("get: %s: %s", atv_status_name(rc), err.msg);
+    }
+    atv_buf_cleanup(&out);
+    return ok;
+}
+
+/* A hit on KEY in dir with body want. */
+static int is_hit_in(const char *dir, const char *want)
+{
+    struct atv_buf out;
+    struct atv_err err;
+    atv_err_clear(&err);
+    atv_buf_init(&out, ATV_MAX_DIDDOC);
+    enum atv_status rc = atv_cache_get(dir, KEY, 3600, &out, NULL, &err);
+    int ok = rc == ATV_OK && atv_bytes_eq_str(atv_buf_view(&out), want);
+    if (!ok) {
+        DIAG("get %s: %s: %s", dir, atv_status_name(rc), err.msg);
     }
     atv_buf_cleanup(&out);
     return ok;
@@ -385,7 +402,8 @@ static void test_hostile_paths(void)
         struct atv_buf out;
         atv_buf_init(&out, 64);
         atv_err_clear(&err);
-        CHECK_STATUS(atv_cache_get(notdir, KEY, 60, &out, NULL, &err), ATV_E_NOT_FOUND, &err);
+        CHECK_STATUS(atv_cache_get(notdir, KEY, 60, &out, NULL, &err), ATV_E_IO, &err);
+        CHECK(err.reason != NULL && strcmp(err.reason, "cache_unusable") == 0);
         atv_buf_cleanup(&out);
     }
     /* a symlink to a directory, and a group-writable directory: refused */
@@ -404,6 +422,139 @@ static void test_hostile_paths(void)
         atv_err_clear(&err);
         CHECK_STATUS(atv_cache_put(deep, KEY, atv_bytes_str("x"), &err), ATV_E_IO, &err);
     }
+}
+
+/* 1 when err is ATV_E_IO "cache_unusable" and its message holds want. */
+static int unusable(enum atv_status rc, const struct atv_err *err, const char *want)
+{
+    int ok = rc == ATV_E_IO && err->reason != NULL &&
+             strcmp(err->reason, "cache_unusable") == 0 && strstr(err->msg, want) != NULL;
+    if (!ok) {
+        DIAG("want cache_unusable \"%s\", got %s (%s): %s", want, atv_status_name(rc),
+             err->reason != NULL ? err->reason : "-", err->msg);
+    }
+    return ok;
+}
+
+/* Reads KEY from dir: 1 when refused as unusable (want in the message) and
+ * nothing was appended. */
+static int get_refused(const char *dir, const char *want)
+{
+    struct atv_buf out;
+    struct atv_err err;
+    int64_t stored = 99;
+    atv_err_clear(&err);
+    atv_buf_init(&out, ATV_MAX_DIDDOC);
+    enum atv_status rc = atv_cache_get(dir, KEY, 3600, &out, &stored, &err);
+    int ok = unusable(rc, &err, want) && out.len == 0 && stored == 0;
+    atv_buf_cleanup(&out);
+    return ok;
+}
+
+static int check_refused(const char *dir, int create, const char *want)
+{
+    struct atv_err err;
+    atv_err_clear(&err);
+    return unusable(atv_cache_dir_check(dir, create, &err), &err, want);
+}
+
+/* A cache directory someone else could have filled is never read: a valid
+ * entry planted in it (here, written by put while the directory was still
+ * fine) must not come back once the directory is not ours. */
+static void test_dir_not_ours(void)
+{
+    char d[512];
+    char link[512];
+    char file[512];
+    char want[128];
+    struct atv_err err;
+    struct stat st;
+
+    (void)snprintf(d, sizeof d, "%s/owned", root);
+    atv_err_clear(&err);
+    /* create=1 makes it 0700; create=0 on an absent one is cache_absent */
+    CHECK_STATUS(atv_cache_dir_check(d, 0, &err), ATV_E_NOT_FOUND, &err);
+    CHECK(err.reason != NULL && strcmp(err.reason, "cache_absent") == 0);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_cache_dir_check(d, 1, &err), ATV_OK, &err);
+    CHECK(lstat(d, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_cache_dir_check(d, 0, &err), ATV_OK, &err);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_cache_dir_check(NULL, 1, &err), ATV_E_USAGE, &err);
+    /* an absent directory is a plain miss for get */
+    {
+        char none[512];
+        struct atv_buf out;
+        (void)snprintf(none, sizeof none, "%s/absent", root);
+        atv_err_clear(&err);
+        atv_buf_init(&out, 64);
+        CHECK_STATUS(atv_cache_get(none, KEY, 60, &out, NULL, &err), ATV_E_NOT_FOUND, &err);
+        atv_buf_cleanup(&out);
+    }
+
+    /* the good case: a planted-to-be entry is readable while the dir is ours */
+    CHECK_STATUS(put(d, KEY, "planted rev", &err), ATV_OK, &err);
+    {
+        struct atv_buf out;
+        atv_err_clear(&err);
+        atv_buf_init(&out, 64);
+        CHECK_STATUS(atv_cache_get(d, KEY, 3600, &out, NULL, &err), ATV_OK, &err);
+        CHECK(atv_bytes_eq_str(atv_buf_view(&out), "planted rev"));
+        atv_buf_cleanup(&out);
+    }
+
+    /* owned by another uid (nobody, 65534): refused for get, put and check */
+    if (geteuid() == 0) {
+        CHECK(chown(d, 65534, 65534) == 0);
+        (void)snprintf(want, sizeof want, "is owned by uid 65534, not %lu",
+                       (unsigned long)geteuid());
+        CHECK(get_refused(d, want));
+        CHECK(check_refused(d, 0, want));
+        CHECK(check_refused(d, 1, want));
+        atv_err_clear(&err);
+        CHECK(unusable(atv_cache_put(d, "other", atv_bytes_str("x"), &err), &err, want));
+        CHECK(chown(d, 0, 0) == 0);
+    } else {
+        DIAG("not root: the foreign-owner case is skipped");
+    }
+    CHECK(is_hit_in(d, "planted rev"));
+
+    /* group-writable, then world-writable */
+    CHECK(chmod(d, 0770) == 0);
+    CHECK(get_refused(d, "writable by group or others (mode 0770"));
+    CHECK(check_refused(d, 0, "mode 0770"));
+    CHECK(chmod(d, 0703) == 0);
+    CHECK(get_refused(d, "mode 0703"));
+    CHECK(check_refused(d, 1, "mode 0703"));
+    /* read bits alone are not a planting risk */
+    CHECK(chmod(d, 0755) == 0);
+    CHECK(is_hit_in(d, "planted rev"));
+    CHECK(chmod(d, 0700) == 0);
+
+    /* a symlink to this good directory */
+    (void)snprintf(link, sizeof link, "%s/owned-link", root);
+    CHECK(symlink(d, link) == 0);
+    CHECK(get_refused(link, "is a symbolic link"));
+    CHECK(check_refused(link, 0, "is a symbolic link"));
+    CHECK(check_refused(link, 1, "is a symbolic link"));
+    /* a symlink to a directory that does not exist: not created through */
+    CHECK(unlink(link) == 0);
+    {
+        char gone[512];
+        (void)snprintf(gone, sizeof gone, "%s/gone", root);
+        CHECK(symlink(gone, link) == 0);
+        CHECK(check_refused(link, 1, "is a symbolic link"));
+        CHECK(access(gone, F_OK) != 0);
+        CHECK(unlink(link) == 0);
+    }
+
+    /* a regular file */
+    (void)snprintf(file, sizeof file, "%s/plainfile", root);
+    CHECK(write_raw(file, "x", 1));
+    CHECK(get_refused(file, "is not a directory"));
+    CHECK(check_refused(file, 1, "is not a directory"));
+    CHECK(unlink(file) == 0);
 }
 
 /* The body child c writes in round r: self-describing, so a reader can
@@ -517,6 +668,7 @@ int main(void)
     test_freshness();
     test_damaged();
     test_hostile_paths();
+    test_dir_not_ours();
     test_concurrent();
     rm_rf(root, 0);
     CHECK(access(root, F_OK) != 0);

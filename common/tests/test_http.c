@@ -10,6 +10,8 @@
 #include "common/test.h"
 #include "common/tests/loopback.h"
 
+#include <pthread.h>
+
 #define DIGEST "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
 #define OK_BODY "hello world\n"
 #define SECRET "Bearer s3cr3t-t0ken"
@@ -913,6 +915,281 @@ static void test_dns_parse(void)
     CHECK_STATUS(atv_http_dns_txt_parse(m, 65536, nm, &out, &err), ATV_E_PARSE, &err);
 }
 
+/* ---- sub-sessions and the TXT lookup's deadline ------------------------------------ */
+
+/* A loopback DNS server on 127.0.0.1 (port picked by the kernel) that the
+ * lookups of a session are pointed at (atv_http_test_nameserver). With
+ * rcode < 0 it never answers (a server that swallows queries: the socket is
+ * never read); otherwise a thread answers one query with that rcode, echoing
+ * the question, and with rcode 0 one IN TXT record holding DID1. */
+struct dns_srv {
+    int fd;
+    int rcode;
+    int served; /* the answering thread sent its answer */
+    pthread_t tid;
+    int has_thread;
+    struct sockaddr_in addr;
+};
+
+static void *dns_srv_run(void *arg)
+{
+    struct dns_srv *d = arg;
+    uint8_t q[512];
+    uint8_t a[600];
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof peer;
+    struct pollfd pfd = {d->fd, POLLIN, 0};
+
+    if (poll(&pfd, 1, 5000) != 1) {
+        return NULL;
+    }
+    ssize_t n = recvfrom(d->fd, q, sizeof q, 0, (struct sockaddr *)&peer, &plen);
+    if (n < 12) {
+        return NULL;
+    }
+    size_t qn = (size_t)n;
+    size_t o = 0;
+    memcpy(a, q, qn); /* qn <= sizeof q < sizeof a: the header and the question */
+    a[2] = 0x81; /* QR, RD (RFC 1035 section 4.1.1) */
+    a[3] = (uint8_t)(0x80 | (d->rcode & 0x0f)); /* RA, RCODE */
+    a[6] = 0;
+    a[7] = d->rcode == 0 ? 1 : 0; /* ANCOUNT */
+    memset(a + 8, 0, 4);          /* NSCOUNT, ARCOUNT (drops the query's EDNS OPT) */
+    o = 12;
+    while (o < qn && q[o] != 0) { /* the question's name */
+        o += (size_t)q[o] + 1;
+    }
+    o += 5; /* root label, QTYPE, QCLASS */
+    if (o > qn) {
+        return NULL;
+    }
+    if (d->rcode == 0) {
+        static const uint8_t rr[] = {0xc0, 12, 0, 16, 0, 1, 0, 0, 0x0e, 0x10, 0, sizeof DID1 - 1};
+        memcpy(a + o, rr, sizeof rr); /* o + 12 + 25 <= sizeof a: o <= 512 */
+        o += sizeof rr;
+        memcpy(a + o, DID1, sizeof DID1 - 1);
+        o += sizeof DID1 - 1;
+    }
+    if (sendto(d->fd, a, o, 0, (struct sockaddr *)&peer, plen) == (ssize_t)o) {
+        d->served = 1;
+    }
+    return NULL;
+}
+
+static int dns_srv_start(struct dns_srv *d, int rcode)
+{
+    socklen_t len = sizeof d->addr;
+    memset(d, 0, sizeof *d);
+    d->rcode = rcode;
+    d->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (d->fd < 0) {
+        return -1;
+    }
+    d->addr.sin_family = AF_INET;
+    d->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(d->fd, (struct sockaddr *)&d->addr, sizeof d->addr) != 0 ||
+        getsockname(d->fd, (struct sockaddr *)&d->addr, &len) != 0) {
+        close(d->fd);
+        d->fd = -1;
+        return -1;
+    }
+    if (rcode >= 0) {
+        if (pthread_create(&d->tid, NULL, dns_srv_run, d) != 0) {
+            close(d->fd);
+            d->fd = -1;
+            return -1;
+        }
+        d->has_thread = 1;
+    }
+    return 0;
+}
+
+static void dns_srv_stop(struct dns_srv *d)
+{
+    if (d->has_thread) {
+        (void)pthread_join(d->tid, NULL);
+        d->has_thread = 0;
+    }
+    if (d->fd >= 0) {
+        close(d->fd);
+        d->fd = -1;
+    }
+}
+
+/* Lookup threads abandoned at a deadline finish on their own (libresolv
+ * gives up after about a second); waiting for them before exiting keeps
+ * valgrind and LeakSanitizer from seeing their jobs. Bounded at 10 s. */
+static void dns_wait_idle(void)
+{
+    for (int i = 0; i < 200 && atv_http_dns_inflight() > 0; i++) {
+        lb_sleep_ms(50);
+    }
+    CHECK_MSG(atv_http_dns_inflight() == 0, "%u lookup threads still running",
+              atv_http_dns_inflight());
+}
+
+static const char *reason_of(const struct atv_err *e)
+{
+    return e->reason != NULL ? e->reason : "(none)";
+}
+
+static void test_dns_deadline(void)
+{
+    struct dns_srv mute;
+    struct dns_srv ok;
+    struct dns_srv nx;
+    struct atv_http *h = NULL;
+    struct atv_http *sub = NULL;
+    struct atv_fetcher f;
+    struct atv_buf out;
+    struct atv_err err;
+    uint64_t t0;
+    uint64_t el;
+
+    atv_buf_init(&out, 1024);
+    CHECK(dns_srv_start(&mute, -1) == 0);
+
+    /* a server that never answers: the session's 700 ms, not libresolv's
+     * whole seconds (generous slack for a loaded machine) */
+    h = session(700, 0, 0);
+    CHECK(h != NULL);
+    if (h != NULL && mute.fd >= 0) {
+        atv_http_test_nameserver(h, &mute.addr);
+        f = atv_http_fetcher(h);
+        atv_err_clear(&err);
+        t0 = lb_now_ms();
+        CHECK_STATUS(f.txt(f.ctx, "_atproto.example.test", &out, &err), ATV_E_IO, &err);
+        el = lb_now_ms() - t0;
+        CHECK_MSG(el < 700 + 1500, "mute server: gave up after %llu ms", (unsigned long long)el);
+        CHECK_MSG(el >= 500, "mute server: gave up early, after %llu ms", (unsigned long long)el);
+        CHECK_MSG(strcmp(reason_of(&err), "timeout") == 0, "reason %s: %s", reason_of(&err),
+                  err.msg);
+        CHECK(out.len == 0);
+    }
+    atv_http_free(h);
+
+    /* a sub-session: 400 ms out of a 20 s parent, which keeps its own */
+    h = session(20000, 0, 1);
+    CHECK(h != NULL);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_http_sub(h, 400, &sub, &err), ATV_OK, &err);
+    if (h != NULL && sub != NULL && mute.fd >= 0) {
+        uint32_t left = atv_http_remaining_ms(sub);
+        CHECK_MSG(left > 200 && left <= 400, "sub remaining %u", (unsigned int)left);
+        atv_http_test_nameserver(h, &mute.addr);
+        atv_http_free(sub); /* made again, so that it inherits the test nameserver */
+        sub = NULL;
+        atv_err_clear(&err);
+        CHECK_STATUS(atv_http_sub(h, 400, &sub, &err), ATV_OK, &err);
+    }
+    if (h != NULL && sub != NULL && mute.fd >= 0) {
+        f = atv_http_fetcher(sub);
+        atv_err_clear(&err);
+        t0 = lb_now_ms();
+        CHECK_STATUS(f.txt(f.ctx, "_atproto.example.test", &out, &err), ATV_E_IO, &err);
+        el = lb_now_ms() - t0;
+        CHECK_MSG(el < 400 + 1500, "sub-session: gave up after %llu ms", (unsigned long long)el);
+        CHECK_MSG(strcmp(reason_of(&err), "timeout") == 0, "reason %s: %s", reason_of(&err),
+                  err.msg);
+        CHECK(atv_http_remaining_ms(sub) == 0);
+        CHECK_MSG(atv_http_remaining_ms(h) > 15000, "parent keeps its budget: %u ms",
+                  (unsigned int)atv_http_remaining_ms(h));
+        /* the spent sub-session refuses HTTP at once, with the same reason */
+        struct atv_http_resp r;
+        atv_err_clear(&err);
+        t0 = lb_now_ms();
+        CHECK_STATUS(get(sub, "GET", lb_url1("/ok"), NULL, 1024, 0, &r, &err), ATV_E_IO, &err);
+        CHECK(lb_now_ms() - t0 < 100);
+        CHECK_MSG(strcmp(reason_of(&err), "timeout") == 0, "http reason %s: %s",
+                  reason_of(&err), err.msg);
+        atv_http_resp_cleanup(&r);
+        /* the parent still works */
+        atv_err_clear(&err);
+        CHECK_STATUS(get(h, "GET", lb_url1("/ok"), NULL, 1024, 0, &r, &err), ATV_OK, &err);
+        CHECK_EQ(r.status, 200L);
+        atv_http_resp_cleanup(&r);
+    }
+    atv_http_free(sub);
+    sub = NULL;
+    /* a sub-session's own 300 ms bounds a stalling HTTP server too */
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_http_sub(h, 300, &sub, &err), ATV_OK, &err);
+    if (sub != NULL) {
+        struct atv_http_resp r;
+        atv_err_clear(&err);
+        t0 = lb_now_ms();
+        CHECK_STATUS(get(sub, "GET", lb_url1("/stall"), NULL, 1024, 0, &r, &err), ATV_E_IO, &err);
+        el = lb_now_ms() - t0;
+        CHECK_MSG(el < 300 + 1500, "stall in a sub-session: %llu ms", (unsigned long long)el);
+        CHECK_MSG(strcmp(reason_of(&err), "timeout") == 0, "stall reason %s: %s",
+                  reason_of(&err), err.msg);
+        atv_http_resp_cleanup(&r);
+    }
+    atv_http_free(sub);
+    sub = NULL;
+    atv_http_free(h);
+
+    /* never longer than the parent: 5000 ms asked of a 300 ms parent */
+    h = session(300, 0, 0);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_http_sub(h, 5000, &sub, &err), ATV_OK, &err);
+    CHECK_MSG(atv_http_remaining_ms(sub) <= 300, "clamped sub remaining %u",
+              (unsigned int)atv_http_remaining_ms(sub));
+    atv_http_free(sub);
+    sub = NULL;
+    /* no budget: lookups fail at once, without a thread */
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_http_sub(h, 0, &sub, &err), ATV_OK, &err);
+    CHECK(atv_http_remaining_ms(sub) == 0);
+    if (sub != NULL) {
+        f = atv_http_fetcher(sub);
+        atv_err_clear(&err);
+        t0 = lb_now_ms();
+        CHECK_STATUS(f.txt(f.ctx, "_atproto.example.test", &out, &err), ATV_E_IO, &err);
+        CHECK(lb_now_ms() - t0 < 100);
+        CHECK_MSG(strcmp(reason_of(&err), "timeout") == 0, "reason %s", reason_of(&err));
+    }
+    atv_http_free(sub);
+    sub = (struct atv_http *)&out; /* must be reset to NULL */
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_http_sub(NULL, 100, &sub, &err), ATV_E_USAGE, &err);
+    CHECK(sub == NULL);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_http_sub(h, 100, NULL, &err), ATV_E_USAGE, &err);
+    atv_http_free(h);
+    h = NULL;
+
+    /* a server that answers: the record comes back through the thread */
+    h = session(5000, 0, 0);
+    CHECK(dns_srv_start(&ok, 0) == 0);
+    if (h != NULL && ok.fd >= 0) {
+        atv_http_test_nameserver(h, &ok.addr);
+        f = atv_http_fetcher(h);
+        atv_err_clear(&err);
+        CHECK_STATUS(f.txt(f.ctx, "_atproto.example.test", &out, &err), ATV_OK, &err);
+        CHECK_MSG(out.len == sizeof DID1 - 2 && memcmp(out.ptr, DID1 + 1, out.len) == 0,
+                  "answer of %zu bytes", out.len);
+        out.len = 0;
+    }
+    dns_srv_stop(&ok);
+    CHECK(ok.served == 1);
+    /* NXDOMAIN: no such name */
+    CHECK(dns_srv_start(&nx, 3) == 0);
+    if (h != NULL && nx.fd >= 0) {
+        atv_http_test_nameserver(h, &nx.addr);
+        f = atv_http_fetcher(h);
+        atv_err_clear(&err);
+        CHECK_STATUS(f.txt(f.ctx, "_atproto.example.test", &out, &err), ATV_E_NOT_FOUND, &err);
+        CHECK(out.len == 0);
+    }
+    dns_srv_stop(&nx);
+    atv_http_free(h);
+
+    atv_buf_cleanup(&out);
+    dns_wait_idle();
+    dns_srv_stop(&mute);
+}
+
 int main(void)
 {
     alarm(90); /* backstop for the whole file; each case is bounded far below */
@@ -931,6 +1208,7 @@ int main(void)
     test_post();
     test_link();
     test_dns_parse();
+    test_dns_deadline();
     lb_stop();
     return atv_test_done();
 }

@@ -1,7 +1,8 @@
 /* The trust policy: the committed samples (YAML and JSON must decide alike),
- * scope globs, first match, windows, the implicit trustedDIDs policy, and one
- * rejection per rule of the format (testdata/policy/invalid plus inline
- * documents). Run from the repository root. */
+ * the seed's example, scope globs over normalised names, first match,
+ * windows, require lists and the whole-image decision, the implicit
+ * trustedDIDs policy, and one rejection per rule of the format
+ * (testdata/policy/invalid plus inline documents). Run from the repository root. */
 #include "policy/policy.h"
 #include "policy/policy_internal.h"
 #include "common/test.h"
@@ -66,7 +67,7 @@ struct decision {
     char msg[256];
 };
 
-static struct decision decide(const struct atv_policy *p, const char *ref, const char *did,
+static struct decision decide(const struct atv_policy *p, const char *name, const char *did,
                               int64_t now)
 {
     struct decision d;
@@ -74,7 +75,7 @@ static struct decision decide(const struct atv_policy *p, const char *ref, const
     memset(&d, 0, sizeof d);
     memset(&d.scope, 0x5a, sizeof d.scope); /* must be overwritten on every path */
     atv_err_clear(&err);
-    d.rc = atv_policy_check_did(p, ref, did, now, &d.scope, &err);
+    d.rc = atv_policy_check_did(p, name, did, now, &d.scope, &err);
     d.reason = err.reason;
     memcpy(d.msg, err.msg, sizeof d.msg);
     return d;
@@ -91,49 +92,48 @@ static int reason_is(const struct decision *d, const char *want)
 /* ---- the samples ---------------------------------------------------------------- */
 
 struct sample_case {
-    const char *ref, *did;
+    const char *name, *did;
     int64_t now;
     const char *policy; /* "" for no match */
     const char *reason; /* NULL: trusted */
 };
 
 static const struct sample_case sample_cases[] = {
-    /* production: the bot only, app:tag and app@digest */
-    {"atcr.io/acme/app:v1", BOT, T_MID, "production", NULL},
-    {"atcr.io/acme/app@sha256:0ba379303b81c513bd8d6a827bf93a3318de4e3fe3f0a678c0e0c6f72722df84",
-     BOT, T_MID, "production", NULL},
-    {"atcr.io/acme/app-canary:v2", BOT, T_MID, "production", NULL},
-    {"atcr.io/acme/app:v1", ALICE, T_MID, "production", "untrusted_did"},
-    {"atcr.io/acme/app:v1", STRANGER, T_MID, "production", "untrusted_did"},
+    /* production: the bot only, app and app-canary */
+    {"atcr.io/acme/app", BOT, T_MID, "production", NULL},
+    {"atcr.io/acme/app-canary", BOT, T_MID, "production", NULL},
+    {"atcr.io/acme/app", ALICE, T_MID, "production", "untrusted_did"},
+    {"atcr.io/acme/app", STRANGER, T_MID, "production", "untrusted_did"},
     /* production's window is the bot's map entry */
-    {"atcr.io/acme/app:v1", BOT, T_BOT_FROM - 1, "production", "did_not_yet_valid"},
-    {"atcr.io/acme/app:v1", BOT, T_BOT_FROM, "production", NULL},
-    {"atcr.io/acme/app:v1", BOT, T_BOT_UNTIL - 1, "production", NULL},
-    {"atcr.io/acme/app:v1", BOT, T_BOT_UNTIL, "production", "did_expired"},
-    {"atcr.io/acme/app:v1", BOT, T_BOT_UNTIL + 86400, "production", "did_expired"},
+    {"atcr.io/acme/app", BOT, T_BOT_FROM - 1, "production", "did_not_yet_valid"},
+    {"atcr.io/acme/app", BOT, T_BOT_FROM, "production", NULL},
+    {"atcr.io/acme/app", BOT, T_BOT_UNTIL - 1, "production", NULL},
+    {"atcr.io/acme/app", BOT, T_BOT_UNTIL, "production", "did_expired"},
+    {"atcr.io/acme/app", BOT, T_BOT_UNTIL + 86400, "production", "did_expired"},
     /* staging: '/' below app is not '*' but is '**'; every DID of the map */
-    {"atcr.io/acme/app/sub:v1", BOT, T_MID, "staging", NULL},
-    {"atcr.io/acme/other:v1", ALICE, T_MID, "staging", NULL},
-    {"atcr.io/acme/other:v1", CI, T_MID, "staging", NULL},
-    {"atcr.io/acme/other:v1", OUTSIDER, T_MID, "staging", "untrusted_did"},
+    {"atcr.io/acme/app/sub", BOT, T_MID, "staging", NULL},
+    {"atcr.io/acme/other", ALICE, T_MID, "staging", NULL},
+    {"atcr.io/acme/other", CI, T_MID, "staging", NULL},
+    {"atcr.io/acme/other", OUTSIDER, T_MID, "staging", "untrusted_did"},
     /* Alice: +02:00 / -05:30 offsets and fractional seconds */
-    {"atcr.io/acme/x:1", ALICE, T_ALICE_FROM - 1, "staging", "did_not_yet_valid"},
-    {"atcr.io/acme/x:1", ALICE, T_ALICE_FROM, "staging", "did_not_yet_valid"}, /* < .5 */
-    {"atcr.io/acme/x:1", ALICE, T_ALICE_FROM + 1, "staging", NULL},
-    {"atcr.io/acme/x:1", ALICE, T_ALICE_UNTIL, "staging", NULL}, /* < .25 */
-    {"atcr.io/acme/x:1", ALICE, T_ALICE_UNTIL + 1, "staging", "did_expired"},
+    {"atcr.io/acme/x", ALICE, T_ALICE_FROM - 1, "staging", "did_not_yet_valid"},
+    {"atcr.io/acme/x", ALICE, T_ALICE_FROM, "staging", "did_not_yet_valid"}, /* < .5 */
+    {"atcr.io/acme/x", ALICE, T_ALICE_FROM + 1, "staging", NULL},
+    {"atcr.io/acme/x", ALICE, T_ALICE_UNTIL, "staging", NULL}, /* < .25 */
+    {"atcr.io/acme/x", ALICE, T_ALICE_UNTIL + 1, "staging", "did_expired"},
     /* CI has no window at all */
-    {"atcr.io/acme/x:1", CI, 0, "staging", NULL},
-    {"atcr.io/acme/x:1", CI, INT64_MAX, "staging", NULL},
-    /* sandbox: '?' is one character but not '/' */
-    {"localhost:5000/box:v1", CI, T_MID, "sandbox", NULL},
-    {"localhost:5000/fox:latest", OUTSIDER, T_MID, "sandbox", NULL}, /* listed, no window */
-    {"localhost:5000/fox:latest", BOT, T_MID, "sandbox", "untrusted_did"},
-    {"localhost:5000/ox:v1", CI, T_MID, "", "no_policy"},
-    {"localhost:5000/x/ox:v1", CI, T_MID, "", "no_policy"},
-    {"localhost:5000/box/sub:v1", CI, T_MID, "", "no_policy"},
+    {"atcr.io/acme/x", CI, 0, "staging", NULL},
+    {"atcr.io/acme/x", CI, INT64_MAX, "staging", NULL},
+    /* sandbox: '?' is one character but not '/'; its only item requires no
+     * signature, so no DID is trusted there (nothing is verified) */
+    {"localhost:5000/box", CI, T_MID, "sandbox", "untrusted_did"},
+    {"localhost:5000/fox", OUTSIDER, T_MID, "sandbox", "untrusted_did"},
+    {"localhost:5000/fox", BOT, T_MID, "sandbox", "untrusted_did"},
+    {"localhost:5000/ox", CI, T_MID, "", "no_policy"},
+    {"localhost:5000/x/ox", CI, T_MID, "", "no_policy"},
+    {"localhost:5000/box/sub", CI, T_MID, "", "no_policy"},
     /* no scope matches */
-    {"docker.io/library/nginx:latest", BOT, T_MID, "", "no_policy"},
+    {"docker.io/library/nginx", BOT, T_MID, "", "no_policy"},
     {"atcr.io/acme", BOT, T_MID, "", "no_policy"},
     {"", BOT, T_MID, "", "no_policy"},
 };
@@ -142,10 +142,10 @@ static void check_sample(const struct atv_policy *p, const char *label)
 {
     for (size_t k = 0; k < sizeof sample_cases / sizeof sample_cases[0]; k++) {
         const struct sample_case *c = &sample_cases[k];
-        struct decision d = decide(p, c->ref, c->did, c->now);
+        struct decision d = decide(p, c->name, c->did, c->now);
         CHECK_MSG(reason_is(&d, c->reason) && strcmp(d.scope.name, c->policy) == 0 &&
                       d.scope.matched == (c->policy[0] != '\0'),
-                  "%s case %zu: %s %s -> policy \"%s\" %s (got %s, \"%s\": %s)", label, k, c->ref,
+                  "%s case %zu: %s %s -> policy \"%s\" %s (got %s, \"%s\": %s)", label, k, c->name,
                   c->did, c->policy, c->reason != NULL ? c->reason : "trusted",
                   atv_status_name(d.rc), d.scope.name, d.msg);
     }
@@ -169,39 +169,39 @@ static void test_samples(void)
     int same = 1;
     for (size_t k = 0; k < sizeof sample_cases / sizeof sample_cases[0]; k++) {
         const struct sample_case *c = &sample_cases[k];
-        struct decision a = decide(y, c->ref, c->did, c->now);
-        struct decision b = decide(j, c->ref, c->did, c->now);
+        struct decision a = decide(y, c->name, c->did, c->now);
+        struct decision b = decide(j, c->name, c->did, c->now);
         same &= a.rc == b.rc && memcmp(&a.scope, &b.scope, sizeof a.scope) == 0 &&
                 strcmp(a.msg, b.msg) == 0 && (a.reason == b.reason);
     }
     CHECK_MSG(same, "yaml and json samples decide alike (status, reason, scope, message)");
 
     /* what each policy requires */
-    atv_policy_scope_for(y, "atcr.io/acme/app:v1", &s);
+    atv_policy_scope_for(y, "atcr.io/acme/app", &s);
     CHECK(s.matched == 1 && s.action == ATV_POLICY_ENFORCE && s.require_signature == 1 &&
-          s.min_signatures == 1);
-    atv_policy_scope_for(y, "atcr.io/acme/app/x:v1", &s);
+          s.min_signatures == 1 && s.n_items == 1);
+    atv_policy_scope_for(y, "atcr.io/acme/app/x", &s);
     CHECK(s.matched == 1 && strcmp(s.name, "staging") == 0 && s.action == ATV_POLICY_AUDIT &&
-          s.require_signature == 1 && s.min_signatures == 2);
-    atv_policy_scope_for(j, "localhost:5000/box:v1", &s);
+          s.require_signature == 1 && s.min_signatures == 2 && s.n_items == 1);
+    atv_policy_scope_for(j, "localhost:5000/box", &s);
     CHECK(s.matched == 1 && strcmp(s.name, "sandbox") == 0 && s.action == ATV_POLICY_ENFORCE &&
-          s.require_signature == 0 && s.min_signatures == 1);
-    atv_policy_scope_for(j, "quay.io/x:v1", &s);
-    CHECK(s.matched == 0 && s.name[0] == '\0');
+          s.require_signature == 0 && s.min_signatures == 0 && s.n_items == 1);
+    atv_policy_scope_for(j, "quay.io/x", &s);
+    CHECK(s.matched == 0 && s.name[0] == '\0' && s.n_items == 0);
 
     /* messages name the policy, the DID and the date */
-    struct decision d = decide(y, "atcr.io/acme/app:v1", BOT, T_BOT_UNTIL);
+    struct decision d = decide(y, "atcr.io/acme/app", BOT, T_BOT_UNTIL);
     CHECK_MSG(strstr(d.msg, "production") != NULL && strstr(d.msg, BOT) != NULL &&
                   strstr(d.msg, "2027-01-01T00:00:00Z") != NULL,
               "expired message: %s", d.msg);
-    d = decide(y, "atcr.io/acme/x:1", ALICE, T_ALICE_FROM);
+    d = decide(y, "atcr.io/acme/x", ALICE, T_ALICE_FROM);
     CHECK_MSG(strstr(d.msg, "staging") != NULL && strstr(d.msg, ALICE) != NULL &&
                   strstr(d.msg, "2025-06-01T12:00:00.5+02:00") != NULL,
               "not-yet-valid message: %s", d.msg);
-    d = decide(y, "atcr.io/acme/app:v1", STRANGER, T_MID);
+    d = decide(y, "atcr.io/acme/app", STRANGER, T_MID);
     CHECK_MSG(strstr(d.msg, "production") != NULL && strstr(d.msg, STRANGER) != NULL,
               "untrusted message: %s", d.msg);
-    d = decide(y, "docker.io/x\n:v1", BOT, T_MID);
+    d = decide(y, "docker.io/x\n/y", BOT, T_MID);
     CHECK_MSG(reason_is(&d, "no_policy") && strchr(d.msg, '\n') == NULL,
               "untrusted bytes are sanitised: %s", d.msg);
     atv_policy_free(y);
@@ -295,7 +295,7 @@ static void test_first_match(void)
 {
     struct atv_policy *p = must("policies:\n"
                                 "  - name: narrow\n"
-                                "    scope: \"atcr.io/acme/app:*\"\n"
+                                "    scope: \"atcr.io/acme/app\"\n"
                                 "    require: {trustedDIDs: [" BOT "]}\n"
                                 "  - name: wide\n"
                                 "    scope: \"**\"\n"
@@ -305,20 +305,20 @@ static void test_first_match(void)
                                 "    scope: \"**\"\n"
                                 "    require: {trustedDIDs: [" ALICE "]}\n"
                                 "  - name: narrow\n"
-                                "    scope: \"atcr.io/acme/app:*\"\n"
+                                "    scope: \"atcr.io/acme/app\"\n"
                                 "    require: {trustedDIDs: [" BOT "]}\n");
     if (p != NULL && q != NULL) {
-        struct decision d = decide(p, "atcr.io/acme/app:v1", BOT, 0);
+        struct decision d = decide(p, "atcr.io/acme/app", BOT, 0);
         CHECK(reason_is(&d, NULL) && strcmp(d.scope.name, "narrow") == 0);
         /* the first match decides: the wide policy is not consulted */
-        d = decide(p, "atcr.io/acme/app:v1", ALICE, 0);
+        d = decide(p, "atcr.io/acme/app", ALICE, 0);
         CHECK(reason_is(&d, "untrusted_did") && strcmp(d.scope.name, "narrow") == 0);
-        d = decide(p, "atcr.io/acme/other:v1", ALICE, 0);
+        d = decide(p, "atcr.io/acme/other", ALICE, 0);
         CHECK(reason_is(&d, NULL) && strcmp(d.scope.name, "wide") == 0);
         /* reversed order: the wide policy shadows the narrow one */
-        d = decide(q, "atcr.io/acme/app:v1", BOT, 0);
+        d = decide(q, "atcr.io/acme/app", BOT, 0);
         CHECK(reason_is(&d, "untrusted_did") && strcmp(d.scope.name, "wide") == 0);
-        d = decide(q, "atcr.io/acme/app:v1", ALICE, 0);
+        d = decide(q, "atcr.io/acme/app", ALICE, 0);
         CHECK(reason_is(&d, NULL) && strcmp(d.scope.name, "wide") == 0);
     }
     atv_policy_free(p);
@@ -336,31 +336,44 @@ static void test_semantics(void)
                                 "  - name: only\n"
                                 "    scope: '**'\n");
     if (p != NULL) {
-        atv_policy_scope_for(p, "a/b:c", &s);
+        atv_policy_scope_for(p, "a/b", &s);
         CHECK(s.matched && s.action == ATV_POLICY_ENFORCE && s.require_signature == 1 &&
               s.min_signatures == 1);
         /* top-level map fallback: the map's DIDs are trusted, others not */
-        d = decide(p, "a/b:c", BOT, 0);
+        d = decide(p, "a/b", BOT, 0);
         CHECK(reason_is(&d, NULL));
-        d = decide(p, "a/b:c", ALICE, 0);
+        d = decide(p, "a/b", ALICE, 0);
         CHECK(reason_is(&d, "untrusted_did"));
     }
     atv_policy_free(p);
 
-    /* audit, signature false, explicit minSignatures, a quoted "true" name,
-     * plain datetimes, JSON's {} for a DID without window */
+    /* audit, a signature: false item beside one that requires 3, a quoted
+     * "true" name, plain datetimes, JSON's {} for a DID without window */
     p = must("{\"trustedDIDs\": {\"" BOT "\": {}, \"" ALICE "\": {\"name\": \"A\"},"
              " \"" CI "\": {\"validFrom\": \"2030-01-01T00:00:00+02:00\"}},"
              " \"policies\": [{\"name\": \"true\", \"scope\": \"x/*\", \"action\": \"audit\","
-             " \"require\": {\"signature\": false, \"minSignatures\": 3}}]}");
+             " \"require\": [{\"signature\": false, \"minSignatures\": 2},"
+             " {\"minSignatures\": 3}]}]}");
     if (p != NULL) {
-        atv_policy_scope_for(p, "x/y:1", &s);
+        atv_policy_scope_for(p, "x/y", &s);
         CHECK(s.matched && strcmp(s.name, "true") == 0 && s.action == ATV_POLICY_AUDIT &&
-              s.require_signature == 0 && s.min_signatures == 3);
-        d = decide(p, "x/y:1", CI, 1893448800 - 1); /* 2029-12-31T22:00:00Z - 1 */
+              s.require_signature == 1 && s.min_signatures == 3 && s.n_items == 2);
+        d = decide(p, "x/y", CI, 1893448800 - 1); /* 2029-12-31T22:00:00Z - 1 */
         CHECK(reason_is(&d, "did_not_yet_valid"));
-        d = decide(p, "x/y:1", CI, 1893448800);
+        d = decide(p, "x/y", CI, 1893448800);
         CHECK(reason_is(&d, NULL));
+    }
+    atv_policy_free(p);
+
+    /* signature: false with an explicit minSignatures: no signature needed */
+    p = must("{\"trustedDIDs\": {\"" BOT "\": null, \"" ALICE "\": {}},"
+             " \"policies\": [{\"name\": \"n\", \"scope\": \"**\","
+             " \"require\": {\"signature\": false, \"minSignatures\": 2}}]}");
+    if (p != NULL) {
+        atv_policy_scope_for(p, "x/y", &s);
+        CHECK(s.matched && s.require_signature == 0 && s.min_signatures == 0 && s.n_items == 1);
+        d = decide(p, "x/y", BOT, 0);
+        CHECK(reason_is(&d, "untrusted_did")); /* no item requires a signature */
     }
     atv_policy_free(p);
 
@@ -394,6 +407,211 @@ static void test_semantics(void)
     atv_policy_scope_for(NULL, "a", &s);
     CHECK(s.matched == 0);
     atv_policy_free(NULL);
+}
+
+/* ---- the seed's example ---------------------------------------------------------- */
+
+#define SEED_ALICE "did:plc:aliceaaaaaaaaaaaaaaaaaaa"
+#define SEED_BOB "did:plc:bobbbbbbbbbbbbbbbbbbbbbb"
+#define SEED_CHARLIE "did:plc:charlieccccccccccccccccc"
+#define T_SEED_NOW 1780272000    /* 2026-06-01T00:00:00Z: Bob (to 2025-12-31) expired */
+#define T_SEED_BEFORE 1751328000 /* 2025-07-01T00:00:00Z: Bob valid */
+
+static struct atv_policy_outcome outcome(const struct atv_policy *p, const char *name,
+                                         const char *const *dids, size_t n, int64_t now)
+{
+    struct atv_policy_outcome o;
+    memset(&o, 0x5a, sizeof o); /* must be overwritten on every path */
+    atv_policy_evaluate(p, name, dids, n, now, &o);
+    return o;
+}
+
+static void test_seed(void)
+{
+    const char *alice[] = {SEED_ALICE};
+    const char *bob[] = {SEED_BOB};
+    const char *charlie[] = {SEED_CHARLIE};
+    struct atv_policy *p = load(DIR_POLICY "/seed-example.yaml");
+    struct atv_policy_outcome o;
+    struct atv_policy_scope s;
+    struct decision d;
+
+    if (p == NULL) {
+        return;
+    }
+    /* production-images: Alice or Bob, one signature */
+    o = outcome(p, "atcr.io/acme/prod-api", alice, 1, T_SEED_NOW);
+    CHECK_MSG(o.matched && o.met && o.item == 0 && o.have == 1 && o.want == 1 &&
+                  o.message[0] == '\0',
+              "seed: prod-api by Alice is met (%s)", o.message);
+    o = outcome(p, "atcr.io/acme/prod-api", bob, 1, T_SEED_NOW);
+    CHECK_MSG(o.matched && !o.met && o.item == 0 && o.have == 0 && o.want == 1 &&
+                  strstr(o.message, "policy production-images: require[0] needs 1 signer among "
+                                    "its trusted DIDs, 0 verified") != NULL,
+              "seed: prod-api by Bob is not met in 2026 (%s)", o.message);
+    d = decide(p, "atcr.io/acme/prod-api", SEED_BOB, T_SEED_NOW);
+    CHECK_MSG(reason_is(&d, "did_expired") && strstr(d.msg, "2025-12-31T23:59:59Z") != NULL &&
+                  strstr(d.msg, "production-images") != NULL,
+              "seed: Bob expired (%s)", d.msg);
+    o = outcome(p, "atcr.io/acme/prod-api", bob, 1, T_SEED_BEFORE);
+    CHECK_MSG(o.matched && o.met && o.have == 1, "seed: prod-api by Bob is met in 2025");
+    d = decide(p, "atcr.io/acme/prod-api", SEED_BOB, T_SEED_BEFORE);
+    CHECK(reason_is(&d, NULL));
+    o = outcome(p, "atcr.io/acme/prod-api", charlie, 1, T_SEED_NOW);
+    CHECK_MSG(o.matched && !o.met && o.have == 0 && o.want == 1,
+              "seed: Charlie is not trusted for production");
+    d = decide(p, "atcr.io/acme/prod-api", SEED_CHARLIE, T_SEED_NOW);
+    CHECK(reason_is(&d, "untrusted_did"));
+    d = decide(p, "atcr.io/acme/prod-api", SEED_ALICE, T_SEED_NOW);
+    CHECK(reason_is(&d, NULL) && strcmp(d.scope.name, "production-images") == 0);
+    /* Alice has validFrom 2024-01-01 and expiresAt: null */
+    d = decide(p, "atcr.io/acme/prod-api", SEED_ALICE, 1704067200 - 1);
+    CHECK(reason_is(&d, "did_not_yet_valid"));
+    d = decide(p, "atcr.io/acme/prod-api", SEED_ALICE, INT64_MAX);
+    CHECK(reason_is(&d, NULL));
+
+    /* dev-images: no signature, audit */
+    atv_policy_scope_for(p, "atcr.io/acme/dev-tools", &s);
+    CHECK(s.matched && strcmp(s.name, "dev-images") == 0 && s.require_signature == 0 &&
+          s.min_signatures == 0 && s.action == ATV_POLICY_AUDIT && s.n_items == 1);
+    o = outcome(p, "atcr.io/acme/dev-tools", NULL, 0, T_SEED_NOW);
+    CHECK(o.matched && o.met && o.want == 0 && o.have == 0);
+
+    /* staging-images: Charlie (no map entry, no window) is enough */
+    atv_policy_scope_for(p, "atcr.io/acme/staging-web", &s);
+    CHECK(s.matched && strcmp(s.name, "staging-images") == 0 && s.require_signature == 1 &&
+          s.min_signatures == 1 && s.action == ATV_POLICY_ENFORCE);
+    o = outcome(p, "atcr.io/acme/staging-web", charlie, 1, T_SEED_NOW);
+    CHECK(o.matched && o.met && o.have == 1 && o.want == 1);
+    o = outcome(p, "atcr.io/acme/staging-web", bob, 1, T_SEED_NOW);
+    CHECK(o.matched && !o.met);
+
+    /* the Ratify fixture's policies load too (scopes of names, a port glob) */
+    static const char *const ratify[] = {"testdata/ratify/policies/audit.yaml",
+                                         "testdata/ratify/policies/enforce.yaml",
+                                         "testdata/ratify/policies/other-scope.yaml"};
+    for (size_t k = 0; k < sizeof ratify / sizeof ratify[0]; k++) {
+        struct atv_policy *r = load(ratify[k]);
+        if (r != NULL) {
+            atv_policy_scope_for(r, "127.0.0.1:5000/atv/app", &s);
+            CHECK_MSG(s.matched == (strstr(ratify[k], "other-scope") == NULL),
+                      "%s: 127.0.0.1:5000/atv/app", ratify[k]);
+        }
+        atv_policy_free(r);
+    }
+
+    /* no scope */
+    static const char *const none[] = {"atcr.io/acme/other", "ghcr.io/x/prod-y",
+                                       "atcr.io/acme/prod-api/sub", "atcr.io/prod-api"};
+    for (size_t k = 0; k < sizeof none / sizeof none[0]; k++) {
+        o = outcome(p, none[k], alice, 1, T_SEED_NOW);
+        atv_policy_scope_for(p, none[k], &s);
+        CHECK_MSG(!o.matched && !o.met && !s.matched && o.message[0] != '\0',
+                  "seed: %s has no scope", none[k]);
+    }
+    atv_policy_free(p);
+}
+
+/* ---- require lists and the whole-image decision ------------------------------------ */
+
+static void test_evaluate(void)
+{
+    struct atv_policy *p;
+    struct atv_policy_outcome o;
+    struct atv_policy_scope s;
+
+    p = must("policies:\n  - name: two\n    scope: \"**\"\n    require:\n"
+             "      - trustedDIDs: [" BOT ", " ALICE "]\n        minSignatures: 2\n"
+             "      - trustedDIDs: [" CI "]\n");
+    if (p != NULL) {
+        const char *ab[] = {BOT, ALICE};
+        const char *abc[] = {BOT, ALICE, CI};
+        const char *aac[] = {BOT, BOT, CI};
+        const char *with_null[] = {NULL, CI, ALICE, NULL, BOT};
+        atv_policy_scope_for(p, "a/b", &s);
+        CHECK(s.matched && s.require_signature == 1 && s.min_signatures == 2 && s.n_items == 2);
+        o = outcome(p, "a/b", ab, 2, 0);
+        CHECK_MSG(o.matched && !o.met && o.item == 1 && o.have == 0 && o.want == 1 &&
+                      strstr(o.message, "policy two: require[1] needs 1 signer among its "
+                                        "trusted DIDs, 0 verified") != NULL,
+                  "{A,B}: item 1 not met (%s)", o.message);
+        o = outcome(p, "a/b", abc, 3, 0);
+        CHECK_MSG(o.matched && o.met && o.item == 0 && o.have == 2 && o.want == 2 &&
+                      o.message[0] == '\0',
+                  "{A,B,C}: met (%zu %u/%u %s)", o.item, o.have, o.want, o.message);
+        o = outcome(p, "a/b", aac, 3, 0);
+        CHECK_MSG(o.matched && !o.met && o.item == 0 && o.have == 1 && o.want == 2 &&
+                      strstr(o.message, "require[0] needs 2 signers among its trusted DIDs, "
+                                        "1 verified") != NULL,
+                  "{A,A,C}: duplicates count once (%s)", o.message);
+        o = outcome(p, "a/b", with_null, 5, 0);
+        CHECK(o.met);
+        o = outcome(p, "a/b", NULL, 3, 0); /* misuse: counts as none */
+        CHECK(o.matched && !o.met && o.item == 0 && o.have == 0);
+        /* check_did: trusted by any item that requires a signature */
+        struct decision d = decide(p, "a/b", CI, 0);
+        CHECK(reason_is(&d, NULL));
+        d = decide(p, "a/b", STRANGER, 0);
+        CHECK(reason_is(&d, "untrusted_did"));
+    }
+    atv_policy_free(p);
+
+    /* one DID counting for two items; windows apply per DID in every item */
+    p = must("trustedDIDs:\n  " BOT ":\n    expiresAt: \"2025-01-01T00:00:00Z\"\n"
+             "  " ALICE ":\n    validFrom: ~\n    expiresAt:\n"
+             "policies:\n  - name: both\n    scope: \"**\"\n    require:\n"
+             "      - trustedDIDs: [" ALICE ", " CI "]\n"
+             "      - {}\n"
+             "      - trustedDIDs: [" BOT ", " ALICE "]\n        minSignatures: 2\n");
+    if (p != NULL) {
+        const char *a[] = {ALICE};
+        const char *ab[] = {ALICE, BOT};
+        o = outcome(p, "x/y", a, 1, T_BOT_FROM - 1);
+        CHECK_MSG(!o.met && o.item == 2 && o.have == 1 && o.want == 2,
+                  "Alice counts for items 0 and 1, not 2 alone (%s)", o.message);
+        o = outcome(p, "x/y", ab, 2, T_BOT_FROM - 1);
+        CHECK_MSG(o.met && o.have == 2 && o.want == 2, "met before Bob expires (%s)", o.message);
+        o = outcome(p, "x/y", ab, 2, T_BOT_FROM);
+        CHECK_MSG(!o.met && o.item == 2 && o.have == 1, "Bob expired (%s)", o.message);
+        /* Bob listed (item 1 via the map, item 2) but expired: the window wins */
+        struct decision d = decide(p, "x/y", BOT, T_BOT_FROM);
+        CHECK(reason_is(&d, "did_expired"));
+        d = decide(p, "x/y", BOT, T_BOT_FROM - 1);
+        CHECK(reason_is(&d, NULL));
+    }
+    atv_policy_free(p);
+
+    /* signature: false alone */
+    p = must("policies:\n  - name: free\n    scope: \"**\"\n    require:\n"
+             "      - signature: false\n");
+    if (p != NULL) {
+        atv_policy_scope_for(p, "x/y", &s);
+        CHECK(s.matched && s.require_signature == 0 && s.min_signatures == 0 && s.n_items == 1);
+        o = outcome(p, "x/y", NULL, 0, 0);
+        CHECK(o.matched && o.met && o.have == 0 && o.want == 0 && o.message[0] == '\0');
+    }
+    atv_policy_free(p);
+
+    /* the implicit policy is one item, scope "**" */
+    const char *two[] = {BOT, ALICE};
+    p = NULL;
+    struct atv_err err;
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_policy_from_dids(two, 2, &p, &err), ATV_OK, &err);
+    if (p != NULL) {
+        atv_policy_scope_for(p, "any/where/at/all", &s);
+        CHECK(s.matched && s.n_items == 1 && s.min_signatures == 1 && s.require_signature == 1);
+        o = outcome(p, "any/where", two + 1, 1, 0);
+        CHECK(o.matched && o.met && o.have == 1 && o.want == 1);
+        o = outcome(p, "any/where", NULL, 0, 0);
+        CHECK(o.matched && !o.met && o.have == 0 && o.want == 1);
+    }
+    atv_policy_free(p);
+
+    /* misuse */
+    o = outcome(NULL, "a/b", NULL, 0, 0);
+    CHECK(!o.matched && !o.met && o.message[0] != '\0');
+    atv_policy_evaluate(NULL, NULL, NULL, 0, 0, NULL);
 }
 
 /* ---- datetimes ------------------------------------------------------------------ */
@@ -454,7 +672,7 @@ static void test_from_dids(void)
     atv_err_clear(&err);
     CHECK_STATUS(atv_policy_from_dids(NULL, 0, &p, &err), ATV_OK, &err);
     if (p != NULL) {
-        d = decide(p, "atcr.io/a/b:v1", BOT, T_MID);
+        d = decide(p, "atcr.io/a/b", BOT, T_MID);
         CHECK(reason_is(&d, "untrusted_did") && d.scope.matched &&
               strcmp(d.scope.name, "trustedDIDs") == 0);
     }
@@ -462,14 +680,14 @@ static void test_from_dids(void)
 
     CHECK_STATUS(atv_policy_from_dids(one, 1, &p, &err), ATV_OK, &err);
     if (p != NULL) {
-        d = decide(p, "atcr.io/a/b/c@sha256:00", BOT, 0);
+        d = decide(p, "atcr.io/a/b/c", BOT, 0);
         CHECK(reason_is(&d, NULL) && d.scope.action == ATV_POLICY_ENFORCE &&
               d.scope.require_signature == 1 && d.scope.min_signatures == 1);
-        d = decide(p, "localhost:5000/x:1", BOT, INT64_MAX);
+        d = decide(p, "localhost:5000/x", BOT, INT64_MAX);
         CHECK(reason_is(&d, NULL));
         d = decide(p, "", BOT, 0); /* "**" matches everything, the empty string too */
         CHECK(reason_is(&d, NULL));
-        d = decide(p, "atcr.io/a:v1", ALICE, 0);
+        d = decide(p, "atcr.io/a", ALICE, 0);
         CHECK(reason_is(&d, "untrusted_did") && strstr(d.msg, "trustedDIDs") != NULL);
     }
     atv_policy_free(p);
@@ -477,10 +695,10 @@ static void test_from_dids(void)
     CHECK_STATUS(atv_policy_from_dids(several, 4, &p, &err), ATV_OK, &err);
     if (p != NULL) {
         for (size_t k = 0; k < 3; k++) {
-            d = decide(p, "r/x:1", several[k], 0);
+            d = decide(p, "r/x", several[k], 0);
             CHECK_MSG(reason_is(&d, NULL), "%s trusted", several[k]);
         }
-        d = decide(p, "r/x:1", STRANGER, 0);
+        d = decide(p, "r/x", STRANGER, 0);
         CHECK(reason_is(&d, "untrusted_did"));
     }
     atv_policy_free(p);
@@ -526,6 +744,11 @@ static const struct {
     {"truncated.json", ATV_E_PARSE, "json: line 1"},
     {"truncated.yaml", ATV_E_PARSE, "yaml: line"},
     {"garbage.bin", ATV_E_PARSE, "yaml"},
+    {"scope-tag.yaml", ATV_E_PARSE,
+     "policies[0].scope: \"atcr.io/*/prod-*:*\" has a tag or digest part; a scope matches "
+     "HOST[:PORT]/REPOSITORY only (write \"atcr.io/*/prod-*\") at line 3"},
+    {"require-empty.json", ATV_E_PARSE, "policies[0].require: empty list"},
+    {"require-too-many.yaml", ATV_E_LIMIT, "policies[0].require: 17 requirements, max 16"},
 };
 
 static void test_invalid_files(void)
@@ -577,6 +800,7 @@ static void test_invalid_files(void)
 
 #define MINI "policies:\n  - name: a\n    scope: \"**\"\n"
 #define REQ(x) MINI "    require:\n      " x "\n"
+#define JMINI_TAIL "\"policies\": [{\"name\": \"a\", \"scope\": \"**\"}]}"
 #define JREQ(x) "{\"policies\": [{\"name\": \"a\", \"scope\": \"**\", \"require\": {" x "}}]}"
 
 static void test_inline_invalid(void)
@@ -651,8 +875,9 @@ static void test_inline_invalid(void)
            "missing required key \"name\"");
     expect("action", MINI "    action: block\n", ATV_E_PARSE, "want \"enforce\" or \"audit\"");
     expect("action Audit", MINI "    action: Audit\n", ATV_E_PARSE, "\"audit\"");
-    expect("require null", MINI "    require:\n", ATV_E_PARSE, "want a mapping, got null");
-    expect("require list", MINI "    require: []\n", ATV_E_PARSE, "want a mapping");
+    expect("require null", MINI "    require:\n", ATV_E_PARSE,
+           "policies[0].require: want a mapping or a sequence of mappings, got null");
+    expect("require string", MINI "    require: yes\n", ATV_E_PARSE, "got an ambiguous");
     expect("dids not list", REQ("trustedDIDs: " BOT), ATV_E_PARSE, "want a sequence");
     expect("did not string", REQ("trustedDIDs: [1]"), ATV_E_PARSE, "want a string");
     expect("top dids list", "trustedDIDs: [" BOT "]\n" MINI, ATV_E_PARSE,
@@ -661,11 +886,101 @@ static void test_inline_invalid(void)
            "want a mapping or null");
     expect("policies map", "policies: {name: a}\n", ATV_E_PARSE, "policies: want a sequence");
     expect("policy scalar", "policies: [a]\n", ATV_E_PARSE, "policies[0]: want a mapping");
-    expect("version plain", "version: 1.0\n" MINI, ATV_E_PARSE, "version: want a string");
-    expect("version json",
-           "{\"version\": 1.0, \"policies\": [{\"name\": \"a\", \"scope\": \"*\"}]}",
-           ATV_E_PARSE, "version: want a string");
     expect("version 1.1", "version: \"1.1\"\n" MINI, ATV_E_UNSUPPORTED, "only \"1.0\"");
+    expect("version bool", "version: true\n" MINI, ATV_E_PARSE,
+           "version: want a number or a string, got a boolean");
+    expect("version null", "version:\n" MINI, ATV_E_PARSE, "got null");
+    expect("version list", "version: [1]\n" MINI, ATV_E_PARSE, "got a sequence");
+
+    /* versions: 1, 1.0, "1", "1.0"; other numbers and strings are unsupported */
+    expect("version 1", "version: 1\n" MINI, ATV_OK, NULL);
+    expect("version 1.0", "version: 1.0\n" MINI, ATV_OK, NULL);
+    expect("version \"1\"", "version: \"1\"\n" MINI, ATV_OK, NULL);
+    expect("version '1.0'", "version: '1.0'\n" MINI, ATV_OK, NULL);
+    expect("version json 1.0", "{\"version\": 1.0, " JMINI_TAIL, ATV_OK, NULL);
+    expect("version json 1", "{\"version\": 1, " JMINI_TAIL, ATV_OK, NULL);
+    expect("version json \"1.0\"", "{\"version\": \"1.0\", " JMINI_TAIL, ATV_OK, NULL);
+    expect("version 2", "version: 2\n" MINI, ATV_E_UNSUPPORTED, "\"2\": only \"1.0\"");
+    expect("version \"2.0\"", "version: \"2.0\"\n" MINI, ATV_E_UNSUPPORTED, "\"2.0\"");
+    expect("version 1.5", "version: 1.5\n" MINI, ATV_E_UNSUPPORTED, "\"1.5\"");
+    expect("version 1.00", "version: 1.00\n" MINI, ATV_E_UNSUPPORTED, "\"1.00\"");
+    expect("version 0x1", "version: 0x1\n" MINI, ATV_E_UNSUPPORTED, "\"0x1\"");
+    expect("version json 2", "{\"version\": 2, " JMINI_TAIL, ATV_E_UNSUPPORTED, "\"2\"");
+    expect("version json 1.5", "{\"version\": 1.5, " JMINI_TAIL, ATV_E_UNSUPPORTED, "\"1.5\"");
+    expect("version json \"2.0\"", "{\"version\": \"2.0\", " JMINI_TAIL, ATV_E_UNSUPPORTED,
+           "\"2.0\"");
+
+    /* require lists */
+    expect("require one-item list", MINI "    require:\n      - signature: true\n", ATV_OK, NULL);
+    expect("require []", MINI "    require: []\n", ATV_E_PARSE, "policies[0].require: empty list");
+    expect("require [] json",
+           "{\"policies\": [{\"name\": \"a\", \"scope\": \"**\", \"require\": []}]}", ATV_E_PARSE,
+           "policies[0].require: empty list");
+    expect("require item scalar", MINI "    require:\n      - signature: true\n      - true\n",
+           ATV_E_PARSE, "policies[0].require[1]: want a mapping, got a boolean at line 6");
+    expect("require item list", MINI "    require: [[]]\n", ATV_E_PARSE,
+           "policies[0].require[0]: want a mapping, got a sequence");
+    expect("require item unknown key",
+           MINI "    require:\n      - signature: true\n      - minSignature: 1\n", ATV_E_PARSE,
+           "policies[0].require[1].minSignature: unknown key at line 6");
+    expect("require item unknown key json",
+           "{\"policies\": [{\"name\": \"a\", \"scope\": \"**\", \"require\": [{\"sig\": 1}]}]}",
+           ATV_E_PARSE, "policies[0].require[0].sig: unknown key");
+    expect("require item min unreachable",
+           "trustedDIDs:\n  " BOT ":\n  " ALICE ":\n" MINI "    require:\n"
+           "      - minSignatures: 2\n"
+           "      - trustedDIDs: [" CI "]\n        minSignatures: 2\n",
+           ATV_E_PARSE, "policies[0].require[1].minSignatures: 2 but only 1 trusted DIDs");
+    expect("require item min reachable via map",
+           "trustedDIDs:\n  " BOT ":\n  " ALICE ":\n" MINI "    require:\n"
+           "      - minSignatures: 2\n",
+           ATV_OK, NULL);
+    expect("require item bad type",
+           MINI "    require:\n      - signature: \"false\"\n", ATV_E_PARSE,
+           "policies[0].require[0].signature: want a boolean");
+    expect("require json list",
+           "{\"trustedDIDs\": {\"" BOT "\": {\"expiresAt\": null, \"validFrom\": null}},"
+           " \"policies\": [{\"name\": \"a\", \"scope\": \"**\", \"require\": [{\"signature\":"
+           " false}, {\"trustedDIDs\": [\"" BOT "\"], \"minSignatures\": 1}]}]}",
+           ATV_OK, NULL);
+
+    /* null window bounds: no bound */
+    expect("validFrom null", "trustedDIDs:\n  " BOT ":\n    validFrom: null\n" MINI, ATV_OK, NULL);
+    expect("expiresAt ~", "trustedDIDs:\n  " BOT ":\n    expiresAt: ~\n" MINI, ATV_OK, NULL);
+    expect("expiresAt empty", "trustedDIDs:\n  " BOT ":\n    expiresAt:\n" MINI, ATV_OK, NULL);
+    expect("expiresAt json null",
+           "{\"trustedDIDs\": {\"" BOT "\": {\"expiresAt\": null}}, " JMINI_TAIL, ATV_OK, NULL);
+    expect("expiresAt 'null' string", "trustedDIDs:\n  " BOT ":\n    expiresAt: 'null'\n" MINI,
+           ATV_E_PARSE, "expiresAt: bad datetime");
+    expect("expiresAt false", "trustedDIDs:\n  " BOT ":\n    expiresAt: false\n" MINI,
+           ATV_E_PARSE, "want a string");
+
+    /* scopes see HOST[:PORT]/REPOSITORY only */
+    expect("scope tag", "policies:\n  - name: a\n    scope: \"atcr.io/acme/app:*\"\n",
+           ATV_E_PARSE,
+           "policies[0].scope: \"atcr.io/acme/app:*\" has a tag or digest part; a scope matches "
+           "HOST[:PORT]/REPOSITORY only (write \"atcr.io/acme/app\") at line 3");
+    expect("scope digest", "policies:\n  - name: a\n    scope: \"atcr.io/acme/app@sha256:*\"\n",
+           ATV_E_PARSE, "has a tag or digest part; a scope matches HOST[:PORT]/REPOSITORY only "
+                        "(write \"atcr.io/acme/app\")");
+    expect("scope digest no slash", "policies:\n  - name: a\n    scope: \"app@*\"\n",
+           ATV_E_PARSE, "(write \"app\")");
+    expect("scope port and tag", "policies:\n  - name: a\n    scope: \"localhost:5000/app:v1\"\n",
+           ATV_E_PARSE, "(write \"localhost:5000/app\")");
+    expect("scope port glob and tag",
+           "policies:\n  - name: a\n    scope: \"127.0.0.1:*/atv/app:*\"\n", ATV_E_PARSE, "(write \"127.0.0.1:*/atv/app\")");
+    expect("scope json tag",
+           "{\"policies\": [{\"name\": \"a\", \"scope\": \"**:latest\"}]}", ATV_E_PARSE,
+           "policies[0].scope: \"**:latest\" has a tag or digest part");
+    expect("scope port", "policies:\n  - name: a\n    scope: \"localhost:5000/app\"\n", ATV_OK,
+           NULL);
+    expect("scope port glob", "policies:\n  - name: a\n    scope: \"127.0.0.1:*/atv/app*\"\n",
+           ATV_OK, NULL);
+    /* a ':' that no '/' follows is no port: a name always has a '/' after its host */
+    expect("scope port, no slash", "policies:\n  - name: a\n    scope: \"localhost:5000\"\n",
+           ATV_E_PARSE, "has a tag or digest part");
+    expect("scope port dstar", "policies:\n  - name: a\n    scope: \"**:5000/**\"\n", ATV_OK,
+           NULL);
 
     /* DIDs and datetimes */
     expect("bad did", REQ("trustedDIDs: [did:plc]"), ATV_E_PARSE, "bad DID");
@@ -795,6 +1110,16 @@ static void test_limits(void)
     expect("too many dids", s != NULL ? s : "", ATV_E_LIMIT, "more than 1024 entries");
     free(s);
 
+    /* require items: ATV_POLICY_MAX_REQUIRE fit (17 is testdata/policy/invalid) */
+    char req[2048];
+    size_t rl = (size_t)snprintf(req, sizeof req, "%s    require:\n", MINI);
+    for (size_t k = 0; k < ATV_POLICY_MAX_REQUIRE && rl < sizeof req; k++) {
+        rl += (size_t)snprintf(req + rl, sizeof req - rl, "      - {signature: true}\n");
+    }
+    expect("max require items", req, ATV_OK, NULL);
+    (void)snprintf(req + rl, sizeof req - rl, "      - {signature: true}\n");
+    expect("too many require items", req, ATV_E_LIMIT, "17 requirements, max 16");
+
     /* name and scope lengths */
     char doc[4096];
     char name[ATV_POLICY_MAX_NAME + 2];
@@ -879,6 +1204,8 @@ static void test_limits(void)
 int main(void)
 {
     test_samples();
+    test_seed();
+    test_evaluate();
     test_glob();
     test_first_match();
     test_semantics();

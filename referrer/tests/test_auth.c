@@ -108,6 +108,33 @@ static void test_creds_json(void)
                            "docker.io", &c, &err),
                  ATV_OK, &err);
     CHECK_STR(c.username, "");
+    /* the lookup key is the normalised registry: any spelling of the
+     * reference finds the entry written under the normalised host */
+    {
+        static const char *const refs[] = {"Index.Docker.io:443/alpine", "DOCKER.IO/alpine",
+                                           "registry-1.docker.io/library/alpine", "alpine"};
+        for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+            struct atv_ref_image img;
+            atv_err_clear(&err);
+            CHECK_STATUS(atv_ref_image_parse(refs[i], 0, &img, &err), ATV_OK, &err);
+            CHECK_STATUS(from_json("{\"auths\":{\"docker.io\":{\"auth\":\"dTpw\"}}}",
+                                   img.registry, &c, &err),
+                         ATV_OK, &err);
+            CHECK_MSG(strcmp(c.username, "u") == 0, "ref %s: registry %s", refs[i], img.registry);
+        }
+        struct atv_ref_image img;
+        atv_err_clear(&err);
+        CHECK_STATUS(atv_ref_image_parse("ATCR.IO:443/acme/app", 0, &img, &err), ATV_OK, &err);
+        CHECK_STATUS(from_json("{\"auths\":{\"atcr.io\":{\"auth\":\"dTpw\"}}}", img.registry,
+                               &c, &err),
+                     ATV_OK, &err);
+        CHECK_STR(c.username, "u");
+        /* keys themselves are not normalised */
+        CHECK_STATUS(from_json("{\"auths\":{\"ATCR.IO:443\":{\"auth\":\"dTpw\"}}}",
+                               img.registry, &c, &err),
+                     ATV_OK, &err);
+        CHECK_STR(c.username, "");
+    }
     CHECK_STATUS(from_json("{\"credsStore\":\"desktop\"}", "docker.io", &c, &err), ATV_OK, &err);
     CHECK_STR(c.username, "");
 

@@ -90,8 +90,9 @@ static void fake_cleanup(struct atv_http_resp *resp)
     atv_buf_cleanup(&resp->body);
 }
 
-static struct atv_ref_client *client(struct fake *f, const struct canned *script, size_t n,
-                                     const struct atv_ref_creds *creds)
+static struct atv_ref_client *client_http(struct fake *f, const struct canned *script,
+                                          size_t n, const struct atv_ref_creds *creds,
+                                          int use_http)
 {
     struct atv_ref_image img;
     struct atv_ref_client *c = NULL;
@@ -104,9 +105,16 @@ static struct atv_ref_client *client(struct fake *f, const struct canned *script
     f->script = script;
     f->n = n;
     atv_err_clear(&err);
-    CHECK_STATUS(atv_ref_image_parse("127.0.0.1:5055/team/app:v1", &img, &err), ATV_OK, &err);
-    CHECK_STATUS(atv_ref_client_new(tr, &img, 1, creds, &c, &err), ATV_OK, &err);
+    CHECK_STATUS(atv_ref_image_parse("127.0.0.1:5055/team/app:v1", 1, &img, &err), ATV_OK, &err);
+    CHECK_STATUS(atv_ref_client_new(tr, &img, use_http, creds, &c, &err), ATV_OK, &err);
     return c;
+}
+
+/* The registry at http://127.0.0.1:5055 (a store with useHttp). */
+static struct atv_ref_client *client(struct fake *f, const struct canned *script, size_t n,
+                                     const struct atv_ref_creds *creds)
+{
+    return client_http(f, script, n, creds, 1);
 }
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -538,6 +546,123 @@ static void test_identity_token(void)
     atv_ref_creds_wipe(&cr);
 }
 
+/* ---- the token realm: credentials never cross a network in clear ---------- */
+
+/* Runs one manifest fetch whose 401 names realm; script answers: 401, then
+ * (when the token request is expected) a token, then the manifest. */
+static enum atv_status realm_run(const char *realm, const struct atv_ref_creds *cr, int use_http,
+                                 struct fake *f, struct atv_err *err)
+{
+    char www[256];
+    struct atv_buf out;
+    (void)snprintf(www, sizeof www, "Bearer realm=\"%s\",service=\"reg\"", realm);
+    struct canned s[3] = {{401, "", NULL, NULL},
+                          {200, "{\"token\":\"T\",\"access_token\":\"T\"}", NULL, NULL},
+                          {200, "abc", NULL, NULL}};
+    s[0].www = www;
+    struct atv_ref_client *c = client_http(f, s, 3, cr, use_http);
+    atv_buf_init(&out, 100);
+    atv_err_clear(err);
+    enum atv_status rc = atv_ref_manifest_get(c, ABC, 3, &out, NULL, 0, err);
+    atv_buf_cleanup(&out);
+    atv_ref_client_free(c);
+    return rc;
+}
+
+/* 1 when no request of f went to a URL containing host. */
+static int none_to(const struct fake *f, const char *host)
+{
+    for (size_t i = 0; i < f->next && i < FAKE_MAX; i++) {
+        if (strstr(f->seen[i].url, host) != NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int insecure(enum atv_status rc, const struct fake *f, const struct atv_err *err)
+{
+    int ok = rc == ATV_E_IO && err->reason != NULL &&
+             strcmp(err->reason, "insecure_token_realm") == 0 && f->next == 1 &&
+             strstr(err->msg, "s3cret") == NULL && strstr(err->msg, "r3fresh") == NULL;
+    if (!ok) {
+        DIAG("want insecure_token_realm after 1 request, got %s (%s) after %zu: %s",
+             atv_status_name(rc), err->reason != NULL ? err->reason : "-", f->next, err->msg);
+    }
+    return ok;
+}
+
+static void test_token_realm(void)
+{
+    struct fake f;
+    struct atv_err err;
+    struct atv_ref_creds basic, refresh;
+    memset(&basic, 0, sizeof basic);
+    (void)snprintf(basic.username, sizeof basic.username, "alice");
+    (void)snprintf(basic.password, sizeof basic.password, "s3cret");
+    refresh_creds(&refresh);
+
+    /* the attack: a useHttp registry on loopback names a plain-http realm on
+     * another host; Basic credentials configured. Refused, nothing sent there. */
+    CHECK(insecure(realm_run("http://evil.example/token", &basic, 1, &f, &err), &f, &err));
+    CHECK(none_to(&f, "evil.example"));
+    CHECK_STR(f.seen[0].url, "http://127.0.0.1:5055/v2/team/app/manifests/" ABC);
+    CHECK_STR(f.seen[0].authz, "");
+    /* the same with an identity token: no refresh POST either */
+    CHECK(insecure(realm_run("http://evil.example/token", &refresh, 1, &f, &err), &f, &err));
+    CHECK(none_to(&f, "evil.example"));
+    /* spellings that only look loopback */
+    static const char *const fake_loop[] = {
+        "http://127.0.0.1@evil.example/token", "http://127.0.0.1.evil.example/token",
+        "http://localhost.evil.example/token", "http://evil.example/127.0.0.1/token",
+        "http://10.0.0.1/token",              "http://[::2]/token",
+        "http://0.0.0.0:5001/token"};
+    for (size_t i = 0; i < N(fake_loop); i++) {
+        enum atv_status rc = realm_run(fake_loop[i], &basic, 1, &f, &err);
+        CHECK_MSG(insecure(rc, &f, &err), "realm[%zu] %s", i, fake_loop[i]);
+    }
+
+    /* a loopback realm over plain http, registry with useHttp: allowed */
+    static const char *const loop[] = {"http://127.0.0.1:5001/token", "http://127.9.8.7/t",
+                                       "http://localhost:5001/token", "http://[::1]:5001/token"};
+    for (size_t i = 0; i < N(loop); i++) {
+        CHECK_STATUS(realm_run(loop[i], &basic, 1, &f, &err), ATV_OK, &err);
+        CHECK_EQ(f.next, 3u);
+        CHECK(strncmp(f.seen[1].url, loop[i], strlen(loop[i])) == 0);
+        CHECK_STR(f.seen[1].authz, "Basic YWxpY2U6czNjcmV0");
+    }
+    CHECK_STATUS(realm_run("http://127.0.0.1:5001/token", &refresh, 1, &f, &err), ATV_OK, &err);
+    CHECK_STR(f.seen[1].method, "POST");
+
+    /* an https realm on another host (Docker Hub's auth.docker.io): allowed
+     * with credentials, whether the registry itself is http or https */
+    for (int use_http = 0; use_http <= 1; use_http++) {
+        CHECK_STATUS(realm_run("https://auth.other.example/token", &basic, use_http, &f, &err),
+                     ATV_OK, &err);
+        CHECK(strncmp(f.seen[1].url, "https://auth.other.example/token?", 33) == 0);
+        CHECK_STR(f.seen[1].authz, "Basic YWxpY2U6czNjcmV0");
+        CHECK_STATUS(realm_run("https://auth.other.example/token", &refresh, use_http, &f, &err),
+                     ATV_OK, &err);
+        CHECK_STR(f.seen[1].method, "POST");
+        CHECK_STR(f.seen[1].url, "https://auth.other.example/token");
+    }
+
+    /* a loopback realm over plain http, but the registry is https: refused */
+    CHECK(insecure(realm_run("http://127.0.0.1:5001/token", &basic, 0, &f, &err), &f, &err));
+    CHECK_STR(f.seen[0].url, "https://127.0.0.1:5055/v2/team/app/manifests/" ABC);
+    CHECK(insecure(realm_run("http://127.0.0.1:5001/token", &refresh, 0, &f, &err), &f, &err));
+    CHECK(insecure(realm_run("http://evil.example/token", &basic, 0, &f, &err), &f, &err));
+
+    /* no credentials: an anonymous token request to an http realm is not
+     * judged here (common/http's scheme policy applies, as to any request) */
+    CHECK_STATUS(realm_run("http://evil.example/token", NULL, 1, &f, &err), ATV_OK, &err);
+    CHECK_EQ(f.next, 3u);
+    CHECK_STR(f.seen[1].authz, "");
+    CHECK(strncmp(f.seen[1].url, "http://evil.example/token?", 26) == 0);
+    atv_ref_creds_wipe(&basic);
+    atv_ref_creds_wipe(&refresh);
+}
+
 /* ---- referrers pagination --------------------------------------------------- */
 
 #define DESC(d, at)                                                                                \
@@ -822,6 +947,7 @@ int main(void)
     test_bearer();
     test_tag_and_referrers();
     test_identity_token();
+    test_token_realm();
     test_pagination();
     test_link_parse();
     return atv_test_done();

@@ -107,7 +107,7 @@ static struct atv_ref_client *client_for(struct atv_http *h, const struct env *e
     struct atv_err err;
     atv_err_clear(&err);
     (void)snprintf(ref, sizeof ref, "%s/sig/app:v1", e->hostport);
-    CHECK_STATUS(atv_ref_image_parse(ref, &img, &err), ATV_OK, &err);
+    CHECK_STATUS(atv_ref_image_parse(ref, 1, &img, &err), ATV_OK, &err);
     CHECK_STATUS(atv_ref_client_new(atv_ref_transport_http(h), &img, 1, creds, &c, &err), ATV_OK,
                  &err);
     return c;

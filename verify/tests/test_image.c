@@ -1,0 +1,441 @@
+/* verify/: the image verdict (atv_vfy_image_run) over real evidence.
+ *
+ * The evidence is testdata/ratify/fixture (signature manifests, blobs, DID
+ * documents and getRecord proofs made by the official TypeScript libraries),
+ * put into an in-memory bundle and read offline, so every signature here is
+ * verified for real with no network: minSignatures over several artifacts,
+ * the plugin's own artifact first, the order of reasons, requirement lists,
+ * audit, `signature: false`, image indexes, and the policy chosen by the
+ * normalised reference. */
+#include "verify/verify.h"
+
+#include "common/test.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FX "testdata/ratify/fixture/"
+#define REG "127.0.0.1:5000"
+#define ALICE "did:plc:atvaliceaaaaaaaaaaaaaaaa"
+#define BOB "did:plc:atvbobaaaaaaaaaaaaaaaaaa"
+#define MALLORY "did:plc:atvmalloryaaaaaaaaaaaaaa"
+/* evidence time and "now": any time inside the fixture DIDs' windows */
+#define NOW 1767225600 /* 2026-01-01 */
+
+static json_t *fixture;
+
+static int put_file(struct atv_vfy_bundle *b, enum atv_vfy_ev kind, const char *key,
+                    const char *rel, const char *pds_subst)
+{
+    struct atv_buf f;
+    struct atv_err err;
+    char path[512];
+    int ok;
+
+    atv_buf_init(&f, 8u << 20);
+    atv_err_clear(&err);
+    (void)snprintf(path, sizeof path, FX "%s", rel);
+    ok = atv_buf_read_file(&f, path, &err) == ATV_OK;
+    if (ok && pds_subst != NULL && atv_buf_terminate(&f, &err) == ATV_OK) {
+        /* the DID documents name the server as @PDS@, filled in at serve time */
+        char *at = strstr((char *)f.ptr, "@PDS@");
+        char doc[16384];
+        if (at != NULL) {
+            (void)snprintf(doc, sizeof doc, "%.*s%s%s", (int)(at - (char *)f.ptr),
+                           (const char *)f.ptr, pds_subst, at + 5);
+            f.len = 0;
+            ok = atv_buf_append(&f, doc, strlen(doc), &err) == ATV_OK;
+        }
+    }
+    ok = ok && atv_vfy_bundle_put(b, kind, key, 200, atv_buf_view(&f), NOW - 60, &err) == ATV_OK;
+    if (!ok) {
+        DIAG("fixture %s: %s", rel, err.msg);
+    }
+    atv_buf_cleanup(&f);
+    return ok;
+}
+
+static const char *img_str(const char *image, const char *field)
+{
+    return json_string_value(json_object_get(json_object_get(json_object_get(fixture, "images"),
+                                                             image),
+                                             field));
+}
+
+/* Puts image NAME's evidence (as REG/atv/app) into b. */
+static int add_image(struct atv_vfy_bundle *b, const char *name)
+{
+    json_t *img = json_object_get(json_object_get(fixture, "images"), name);
+    json_t *sigs = json_object_get(img, "signatures"), *s;
+    char key[256], rel[256];
+    size_t i;
+    int ok = img != NULL;
+
+    (void)snprintf(key, sizeof key, REG "/atv/app@%s", img_str(name, "digest"));
+    (void)snprintf(rel, sizeof rel, "registry/%s.index.json", name);
+    ok = ok && put_file(b, ATV_VFY_EV_REFERRERS, key, rel, NULL);
+    json_array_foreach(sigs, i, s) {
+        const char *signer = json_string_value(json_object_get(s, "signer"));
+        char did[128];
+        ok = ok && put_file(b, ATV_VFY_EV_MANIFEST,
+                            json_string_value(json_object_get(s, "manifestDigest")),
+                            json_string_value(json_object_get(s, "manifestFile")), NULL);
+        ok = ok && put_file(b, ATV_VFY_EV_BLOB, json_string_value(json_object_get(s, "blobDigest")),
+                            json_string_value(json_object_get(s, "blobFile")), NULL);
+        ok = ok && put_file(b, ATV_VFY_EV_RECORD, json_string_value(json_object_get(s, "recordUri")),
+                            json_string_value(json_object_get(s, "car")), NULL);
+        (void)snprintf(did, sizeof did, "did:plc:atv%saaaaaaaaaaaaaaaaaaaaaaa", signer);
+        did[32] = '\0'; /* did:plc: + 24 characters */
+        (void)snprintf(rel, sizeof rel, "plc/%s.json", did);
+        ok = ok && put_file(b, ATV_VFY_EV_DIDDOC, did, rel, "https://pds.atv.test");
+    }
+    return ok;
+}
+
+static const char *sig_of(const char *image, size_t n)
+{
+    json_t *s = json_array_get(
+        json_object_get(json_object_get(json_object_get(fixture, "images"), image), "signatures"),
+        n);
+    return json_string_value(json_object_get(s, "manifestDigest"));
+}
+
+struct run {
+    struct atv_vfy_params params;
+    struct atv_vfy_store store;
+    struct atv_vfy_request rq;
+    struct atv_vfy_image v;
+    struct atv_policy *pol;
+    char subject[256];
+};
+
+static struct run *run_new(struct atv_vfy_bundle *b, const char *policy_text)
+{
+    struct run *r = calloc(1, sizeof *r);
+    struct atv_err err;
+    atv_err_clear(&err);
+    atv_vfy_params_init(&r->params);
+    r->params.verify_handle = 0;
+    r->params.did_cache_ttl_s = 0;
+    atv_vfy_store_init(&r->store);
+    if (atv_policy_parse(atv_bytes_str(policy_text), &r->pol, &err) != ATV_OK) {
+        DIAG("policy: %s", err.msg);
+    }
+    r->rq.params = &r->params;
+    r->rq.store = &r->store;
+    r->rq.now = NOW;
+    r->rq.offline = b;
+    r->rq.policy = r->pol;
+    return r;
+}
+
+static void run_free(struct run *r)
+{
+    atv_policy_free(r->pol);
+    atv_vfy_params_cleanup(&r->params);
+    free(r);
+}
+
+/* The image `name` as the CLI asks (no artifact named), or as the plugin
+ * does (sig: the artifact Ratify names). */
+static const struct atv_vfy_image *verdict(struct run *r, const char *name, const char *sig)
+{
+    (void)snprintf(r->subject, sizeof r->subject, REG "/atv/app@%s", img_str(name, "digest"));
+    r->rq.subject = r->subject;
+    r->rq.sig_digest = sig;
+    r->rq.sig_size = -1;
+    atv_vfy_image_run(&r->rq, &r->v);
+    DIAG("%s%s%s: allowed %d met %d %s (%s): %s", name, sig != NULL ? " sig " : "",
+         sig != NULL ? sig : "", r->v.allowed, r->v.met, atv_vfy_reason_name(r->v.reason),
+         r->v.detail, r->v.message);
+    return &r->v;
+}
+
+static const char *two_of_alice_bob = "policies:\n"
+                                      "  - name: two\n"
+                                      "    scope: \"" REG "/atv/**\"\n"
+                                      "    require:\n"
+                                      "      trustedDIDs: [" ALICE ", " BOB "]\n"
+                                      "      minSignatures: 2\n";
+
+static void test_min_signatures(struct atv_vfy_bundle *b)
+{
+    struct run *r = run_new(b, two_of_alice_bob);
+    const struct atv_vfy_image *v;
+
+    /* two trusted signers: met, both named, the digest and reference set */
+    v = verdict(r, "multi", NULL);
+    CHECK(v->allowed && v->met && !v->audit && v->reason == ATV_VFY_OK);
+    CHECK_EQ(v->n_signers, 2u);
+    CHECK_EQ(v->n_sigs, 2u);
+    CHECK_STR(v->policy, "two");
+    CHECK_STR(v->digest, img_str("multi", "digest"));
+    CHECK(strncmp(v->reference, REG "/atv/app@sha256:", strlen(REG "/atv/app@sha256:")) == 0);
+
+    /* one signer of two: INSUFFICIENT_SIGNATURES, have 1 of 2, definite */
+    v = verdict(r, "good", NULL);
+    CHECK(!v->allowed && !v->met && !v->transient);
+    CHECK_EQ(v->reason, ATV_VFY_INSUFFICIENT_SIGNATURES);
+    CHECK_STR(v->detail, "have 1 of 2");
+    CHECK_EQ(v->min_signatures, 2u);
+
+    /* the plugin: each artifact of multi answers allowed; good's does not */
+    v = verdict(r, "multi", sig_of("multi", 1));
+    CHECK(v->allowed && v->met);
+    CHECK_STR(v->artifacts[0].sig_digest, sig_of("multi", 1));
+    v = verdict(r, "good", sig_of("good", 0));
+    CHECK(!v->allowed && v->reason == ATV_VFY_INSUFFICIENT_SIGNATURES);
+
+    /* multibad: alice's is good, mallory's is signed by a key her DID does not list */
+    v = verdict(r, "multibad", sig_of("multibad", 1));
+    CHECK(!v->allowed && v->reason == ATV_VFY_UNTRUSTED_SIGNER);
+    run_free(r);
+
+    r = run_new(b, "trustedDIDs:\n  " ALICE ":\n  " MALLORY ":\npolicies:\n"
+                   "  - {name: am, scope: \"**\", require: {minSignatures: 2}}\n");
+    /* the named artifact fails: its own reason, whatever the others say */
+    v = verdict(r, "multibad", sig_of("multibad", 1));
+    CHECK(!v->allowed && v->reason == ATV_VFY_SIGNATURE_INVALID);
+    CHECK_EQ(v->n_artifacts, 1u);
+    /* the image: one verified, one invalid: INSUFFICIENT beats SIGNATURE_INVALID */
+    v = verdict(r, "multibad", NULL);
+    CHECK(!v->allowed && v->reason == ATV_VFY_INSUFFICIENT_SIGNATURES);
+    CHECK_STR(v->detail, "have 1 of 2");
+    run_free(r);
+
+    /* only mallory trusted: nothing verified; the first failure in the order */
+    r = run_new(b, "policies:\n  - {name: m, scope: \"**\", require: {trustedDIDs: [" MALLORY
+                   "]}}\n");
+    v = verdict(r, "multibad", NULL);
+    CHECK(!v->allowed && v->reason == ATV_VFY_SIGNATURE_INVALID);
+    run_free(r);
+}
+
+static void test_requirement_lists(struct atv_vfy_bundle *b)
+{
+    /* all must hold; one signature may count for several items */
+    struct run *r = run_new(b, "policies:\n  - name: both\n    scope: \"**\"\n    require:\n"
+                               "      - {trustedDIDs: [" ALICE "]}\n"
+                               "      - {trustedDIDs: [" BOB "]}\n"
+                               "      - {trustedDIDs: [" ALICE ", " BOB "], minSignatures: 2}\n");
+    const struct atv_vfy_image *v = verdict(r, "multi", NULL);
+    CHECK(v->allowed && v->met);
+    v = verdict(r, "good", NULL);
+    CHECK(!v->allowed && v->reason == ATV_VFY_INSUFFICIENT_SIGNATURES);
+    /* the plugin with alice's artifact of multi: alone it meets item 0 only,
+     * so the others are found and verified */
+    v = verdict(r, "multi", sig_of("multi", 0));
+    CHECK(v->allowed && v->met && v->n_artifacts == 2);
+    run_free(r);
+}
+
+static void test_actions(struct atv_vfy_bundle *b)
+{
+    struct run *r = run_new(b, "trustedDIDs:\n  " BOB ":\npolicies:\n"
+                               "  - {name: watch, scope: \"**\", action: audit}\n");
+    const struct atv_vfy_image *v = verdict(r, "good", NULL);
+    /* audit: not met, allowed, the reason kept */
+    CHECK(v->allowed && !v->met && v->audit && v->reason == ATV_VFY_UNTRUSTED_SIGNER);
+    run_free(r);
+
+    /* signature: false: allowed with nothing looked at (an empty bundle would
+     * fail any lookup) */
+    r = run_new(NULL, "policies:\n  - {name: free, scope: \"**\", require: {signature: false}}\n");
+    struct atv_vfy_bundle *empty = NULL;
+    struct atv_err err;
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_vfy_bundle_new(&empty, &err), ATV_OK, &err);
+    r->rq.offline = empty;
+    v = verdict(r, "good", NULL);
+    CHECK(v->allowed && v->met && v->no_signature_required && v->n_artifacts == 0);
+    CHECK(strstr(v->message, "requires no signature") != NULL);
+    run_free(r);
+
+    /* no scope: POLICY_DENIED before any evidence is read */
+    r = run_new(empty, "policies:\n  - {name: other, scope: \"ghcr.io/**\"}\n");
+    v = verdict(r, "good", NULL);
+    CHECK(!v->allowed && v->reason == ATV_VFY_POLICY_DENIED && v->policy[0] == '\0');
+    /* an image without signatures (empty referrers): NO_SIGNATURE */
+    run_free(r);
+    r = run_new(empty, "trustedDIDs:\n  " ALICE ":\npolicies:\n  - {name: all, scope: \"**\"}\n");
+    {
+        char key[160];
+        (void)snprintf(key, sizeof key, REG "/atv/app@%s", img_str("good", "digest"));
+        CHECK_STATUS(atv_vfy_bundle_put(empty, ATV_VFY_EV_REFERRERS, key, 200,
+                                        atv_bytes_str("{\"schemaVersion\":2,\"mediaType\":"
+                                                      "\"application/vnd.oci.image.index.v1+json\","
+                                                      "\"manifests\":[]}"),
+                                        NOW, &err),
+                     ATV_OK, &err);
+    }
+    v = verdict(r, "good", NULL);
+    CHECK(!v->allowed && v->reason == ATV_VFY_NO_SIGNATURE && v->n_sigs == 0);
+    run_free(r);
+    atv_vfy_bundle_free(empty);
+}
+
+/* The policy is chosen by the normalised name: other spellings of one
+ * registry pick the same scope (finding 1 of issue 11). */
+static void test_normalised_scope(void)
+{
+    static const char *spellings[] = {"ATCR.IO/acme/app", "Atcr.io/acme/app",
+                                      "atcr.io:443/acme/app", "atcr.io/acme/app"};
+    static const char *hub[] = {"DOCKER.IO/library/app", "index.docker.io/library/app",
+                                "docker.io/app", "app", "registry-1.docker.io/library/app"};
+    struct atv_vfy_bundle *empty = NULL;
+    struct atv_err err;
+    char subject[256];
+    size_t i;
+
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_vfy_bundle_new(&empty, &err), ATV_OK, &err);
+    struct run *r = run_new(empty, "trustedDIDs:\n  " ALICE ":\npolicies:\n"
+                                   "  - {name: acme-prod, scope: \"atcr.io/acme/**\"}\n"
+                                   "  - {name: hub, scope: \"docker.io/library/*\"}\n"
+                                   "  - {name: rest, scope: \"**\", action: audit}\n");
+    r->rq.subject = subject;
+    for (i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+        (void)snprintf(subject, sizeof subject, "%s:v1", spellings[i]);
+        atv_vfy_image_run(&r->rq, &r->v);
+        CHECK_MSG(!r->v.allowed && strcmp(r->v.policy, "acme-prod") == 0 &&
+                      strcmp(r->v.name, "atcr.io/acme/app") == 0,
+                  "%s: policy %s, name %s, allowed %d", subject, r->v.policy, r->v.name,
+                  r->v.allowed);
+    }
+    for (i = 0; i < sizeof hub / sizeof hub[0]; i++) {
+        (void)snprintf(subject, sizeof subject, "%s:v1", hub[i]);
+        atv_vfy_image_run(&r->rq, &r->v);
+        CHECK_MSG(!r->v.allowed && strcmp(r->v.policy, "hub") == 0 &&
+                      strcmp(r->v.name, "docker.io/library/app") == 0,
+                  "%s: policy %s, name %s", subject, r->v.policy, r->v.name);
+    }
+    (void)snprintf(subject, sizeof subject, "ghcr.io/acme/app:v1");
+    atv_vfy_image_run(&r->rq, &r->v);
+    CHECK(r->v.allowed && r->v.audit && strcmp(r->v.policy, "rest") == 0);
+    /* a trailing-dot host is a bad reference, not a third spelling */
+    (void)snprintf(subject, sizeof subject, "atcr.io./acme/app:v1");
+    atv_vfy_image_run(&r->rq, &r->v);
+    CHECK(!r->v.allowed && r->v.reason == ATV_VFY_BAD_REQUEST);
+    run_free(r);
+    atv_vfy_bundle_free(empty);
+}
+
+/* An index: met by its own signatures, else when every platform manifest is. */
+/* Puts an index (its manifest by digest, and an empty referrers list) into
+ * b; digest receives its digest. */
+static void put_index(struct atv_vfy_bundle *b, const char *ix, char digest[80])
+{
+    static const char *empty_ix = "{\"schemaVersion\":2,\"mediaType\":"
+                                  "\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}";
+    char key[200];
+    uint8_t h[32];
+    struct atv_err err;
+
+    atv_err_clear(&err);
+    atv_sha256(atv_bytes_str(ix), h);
+    memcpy(digest, "sha256:", 7);
+    atv_hex_encode((struct atv_bytes){h, 32}, digest + 7, 80 - 7);
+    CHECK_STATUS(atv_vfy_bundle_put(b, ATV_VFY_EV_MANIFEST, digest, 200, atv_bytes_str(ix), NOW,
+                                    &err),
+                 ATV_OK, &err);
+    (void)snprintf(key, sizeof key, REG "/atv/app@%s", digest);
+    CHECK_STATUS(atv_vfy_bundle_put(b, ATV_VFY_EV_REFERRERS, key, 200, atv_bytes_str(empty_ix),
+                                    NOW, &err),
+                 ATV_OK, &err);
+}
+
+/* The verdict on the index at digest, for a policy trusting did everywhere. */
+static struct run *index_verdict(struct atv_vfy_bundle *b, const char *digest, const char *did)
+{
+    char pol[256];
+    struct run *r;
+    (void)snprintf(pol, sizeof pol, "trustedDIDs:\n  %s:\npolicies:\n  - {name: all, scope: \"**\"}\n",
+                   did);
+    r = run_new(b, pol);
+    (void)snprintf(r->subject, sizeof r->subject, REG "/atv/app@%s", digest);
+    r->rq.subject = r->subject;
+    atv_vfy_image_run(&r->rq, &r->v);
+    DIAG("index %s, %s: %s: %s", digest, did, atv_vfy_reason_name(r->v.reason), r->v.message);
+    return r;
+}
+
+static void test_index(struct atv_vfy_bundle *b)
+{
+    char ix[2048], digest[80], child[80];
+    struct run *r;
+    const struct atv_vfy_image *v;
+
+    /* good (alice) for amd64, multi (alice, bob) for arm64, and an attestation
+     * manifest (bob's image) that must be skipped */
+    (void)snprintf(
+        ix, sizeof ix,
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+        "\"manifests\":["
+        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+        "\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+        "\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
+        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+        "\"size\":1,\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}]}",
+        img_str("good", "digest"), img_str("multi", "digest"), img_str("bob", "digest"));
+    put_index(b, ix, digest);
+
+    r = index_verdict(b, digest, ALICE);
+    v = &r->v;
+    CHECK(v->allowed && v->met && v->is_index);
+    CHECK(strstr(v->message, "every platform manifest (2)") != NULL);
+    CHECK_STR(v->digest, digest);
+    run_free(r);
+
+    /* only bob trusted: amd64 (alice's) fails, so the index is refused and
+     * the message names the platform */
+    r = index_verdict(b, digest, BOB);
+    v = &r->v;
+    CHECK(!v->allowed && v->is_index && v->reason == ATV_VFY_UNTRUSTED_SIGNER);
+    CHECK(strstr(v->message, "linux/amd64") != NULL);
+    run_free(r);
+
+    /* a nested index is refused: the platforms rule does not apply */
+    (void)snprintf(child, sizeof child, "%s", digest);
+    (void)snprintf(ix, sizeof ix,
+                   "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+                   "\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+                   "\"digest\":\"%s\",\"size\":1}]}",
+                   child);
+    put_index(b, ix, digest);
+    r = index_verdict(b, digest, ALICE);
+    v = &r->v;
+    CHECK(!v->allowed && v->is_index && v->reason == ATV_VFY_NO_SIGNATURE);
+    CHECK(strstr(v->message, "nested index") != NULL);
+    run_free(r);
+}
+
+int main(void)
+{
+    struct atv_vfy_bundle *b = NULL;
+    struct atv_err err;
+    json_error_t jerr;
+    static const char *names[] = {"good", "multi", "multibad", "bob"};
+    size_t i;
+    int ok = 1;
+
+    atv_err_clear(&err);
+    fixture = json_load_file(FX "fixture.json", 0, &jerr);
+    if (fixture == NULL || atv_vfy_bundle_new(&b, &err) != ATV_OK) {
+        printf("Bail out! fixture.json: %s\n", jerr.text);
+        return 1;
+    }
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        ok = ok && add_image(b, names[i]);
+    }
+    CHECK(ok);
+    test_min_signatures(b);
+    test_requirement_lists(b);
+    test_actions(b);
+    test_normalised_scope();
+    test_index(b);
+    atv_vfy_bundle_free(b);
+    json_decref(fixture);
+    return atv_test_done();
+}
