@@ -20,6 +20,26 @@ BH_ADDR=127.53.53.53
 BH2_ADDR=127.53.53.54 # answers TXT with NXDOMAIN, swallows A and AAAA
 BH_LIFETIME=600 # seconds the black hole may live at most, whatever happens
 
+# start_blackhole NAME ADDR [MODE]: blackhole.py on ADDR, its pid in
+# $BATS_FILE_TMPDIR/NAME.pid; waits (5 s at most) until it listens.
+start_blackhole() {
+    ready="$BATS_FILE_TMPDIR/$1.ready"
+    python3 "$BATS_TEST_DIRNAME/dns/blackhole.py" "$2" "$BH_LIFETIME" "$ready" ${3:+"$3"} \
+        > "$BATS_FILE_TMPDIR/$1.log" 2>&1 3>&- &
+    echo $! > "$BATS_FILE_TMPDIR/$1.pid"
+    i=0
+    while [ ! -s "$ready" ] && [ $i -lt 50 ]; do
+        kill -0 "$(cat "$BATS_FILE_TMPDIR/$1.pid")" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ -s "$ready" ] || {
+        echo "blackhole.py $2 ${3:-} did not start:" >&2
+        cat "$BATS_FILE_TMPDIR/$1.log" >&2
+        return 1
+    }
+}
+
 setup_file() {
     export STATE="$BATS_FILE_TMPDIR/state"
     [ "$(id -u)" -eq 0 ] || skip "needs root (port 53, unshare -m)"
@@ -27,39 +47,11 @@ setup_file() {
         cat "$BATS_FILE_TMPDIR/up.log" >&2
         return 1
     }
-    export BH_READY="$BATS_FILE_TMPDIR/blackhole.ready"
-    python3 "$BATS_TEST_DIRNAME/dns/blackhole.py" "$BH_ADDR" "$BH_LIFETIME" "$BH_READY" \
-        > "$BATS_FILE_TMPDIR/blackhole.log" 2>&1 3>&- &
-    echo $! > "$BATS_FILE_TMPDIR/blackhole.pid"
-    i=0
-    while [ ! -s "$BH_READY" ] && [ $i -lt 50 ]; do
-        kill -0 "$(cat "$BATS_FILE_TMPDIR/blackhole.pid")" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ -s "$BH_READY" ] || {
-        echo "blackhole.py did not start:" >&2
-        cat "$BATS_FILE_TMPDIR/blackhole.log" >&2
-        return 1
-    }
+    start_blackhole blackhole "$BH_ADDR" || return 1
     export RESOLV="$BATS_FILE_TMPDIR/resolv.conf"
     # glibc's defaults (timeout:5 attempts:2), as a broken cluster DNS leaves them
     printf 'nameserver %s\n' "$BH_ADDR" > "$RESOLV"
-    export BH2_READY="$BATS_FILE_TMPDIR/blackhole2.ready"
-    python3 "$BATS_TEST_DIRNAME/dns/blackhole.py" "$BH2_ADDR" "$BH_LIFETIME" "$BH2_READY" \
-        txt-nxdomain > "$BATS_FILE_TMPDIR/blackhole2.log" 2>&1 3>&- &
-    echo $! > "$BATS_FILE_TMPDIR/blackhole2.pid"
-    i=0
-    while [ ! -s "$BH2_READY" ] && [ $i -lt 50 ]; do
-        kill -0 "$(cat "$BATS_FILE_TMPDIR/blackhole2.pid")" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ -s "$BH2_READY" ] || {
-        echo "blackhole.py txt-nxdomain did not start:" >&2
-        cat "$BATS_FILE_TMPDIR/blackhole2.log" >&2
-        return 1
-    }
+    start_blackhole blackhole2 "$BH2_ADDR" txt-nxdomain || return 1
     export RESOLV2="$BATS_FILE_TMPDIR/resolv2.conf"
     printf 'nameserver %s\n' "$BH2_ADDR" > "$RESOLV2"
 }
@@ -135,7 +127,7 @@ plugin() { # TIMEOUT_MS|default [RESOLV_CONF]
     # a lookup there never gets an answer: getent gives up with an error
     run timeout 20 "$IN_BH" "$RESOLV" sh -c 'exec 3>&-; getent hosts alice.atv.test'
     [ "$status" -ne 0 ]
-    [ -s "$BH_READY.count" ]
+    [ -s "$BATS_FILE_TMPDIR/blackhole.ready.count" ]
 }
 
 @test "plugin, timeoutMs 8000, verifyHandle default: verified within 8 s, no handle, a warn line" {
@@ -183,6 +175,6 @@ plugin() { # TIMEOUT_MS|default [RESOLV_CONF]
     [ "$status" -eq 0 ]
     echo "$output" | jq -e '.isSuccess == true and (.extensions | has("handle") | not)'
     [[ "$stderr" == *"warn: "*"handle alice.atv.test not verified"*"https:"* ]]
-    grep -q 'qtype 16' "$BH2_READY.count"
+    grep -q 'qtype 16' "$BATS_FILE_TMPDIR/blackhole2.ready.count"
     [ "$elapsed" -lt 4000 ]
 }

@@ -257,3 +257,70 @@ EOF
     echo "$output" | jq -e '.transient == true and .reason == "TIMEOUT"'
     [ "$ms" -lt 3500 ]
 }
+
+# realm-leak.py REALM_HOST: a registry whose token realm is REALM_HOST; sets LEAK_PORT, LEAK_LOG
+start_leak() {
+    LEAK_LOG="$T/leak.log"
+    : > "$LEAK_LOG"
+    python3 "$BATS_TEST_DIRNAME/registry/realm-leak.py" "$1" "$LEAK_LOG" "$T/leak.ready" 120 \
+        > "$T/leak.out" 2>&1 3>&- &
+    echo $! > "$T/leak.pid"
+    i=0
+    while [ ! -s "$T/leak.ready" ] && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    LEAK_PORT=$(cat "$T/leak.ready")
+    [ -n "$LEAK_PORT" ]
+}
+
+teardown() {
+    if [ -s "$T/leak.pid" ]; then
+        kill "$(cat "$T/leak.pid")" 2>/dev/null || true
+    fi
+}
+
+@test "finding 3: Basic credentials never reach a token realm on another host in clear" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root (unshare -m)"
+    start_leak evil.test
+    # evil.test is 127.0.0.1, for the client only (a private /etc/hosts)
+    printf '127.0.0.1 localhost\n127.0.0.1 evil.test\n' > "$T/hosts"
+    run --separate-stderr unshare -m --propagation private sh -c '
+        mount --bind "$1" /etc/hosts || exit 125
+        echo s3cret | "$2" discover "127.0.0.1:$3/atv/app:v1" --insecure-http --timeout 3000 \
+            --username user --password-stdin' sh "$T/hosts" "$CLI" "$LEAK_PORT"
+    echo "status $status: $stderr"
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"REGISTRY_ERROR"* ]]
+    # nothing, not even a request, went to the realm (before: "Basic dXNlcjpzM2NyZXQ=")
+    [ ! -s "$LEAK_LOG" ]
+    # the plugin, from a Docker config: the same refusal, with its detail
+    mkdir -p "$T/docker"
+    printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$LEAK_PORT" "$(printf user:s3cret | base64)" \
+        > "$T/docker/config.json"
+    jq -nc --arg c "$T/docker/config.json" '{config: {name: "v", type: "atproto",
+        trustedDIDs: ["did:plc:atvaliceaaaaaaaaaaaaaaaa"], timeoutMs: 3000},
+        storeConfig: {version: "1.0.0", store: {name: "oras", useHttp: true,
+                      authProvider: {name: "dockerConfig", configPath: $c}}},
+        referenceDesc: {mediaType: "application/vnd.oci.image.manifest.v1+json", size: 880,
+                        digest: "sha256:4a1d11c84c9f3f6cbb0e2d75b5577921e241fd61da75cf5179564f4f9e95076e"}}' \
+        > "$T/leak-req.json"
+    run --separate-stderr unshare -m --propagation private sh -c '
+        mount --bind "$1" /etc/hosts || exit 125
+        RATIFY_VERIFIER_COMMAND=VERIFY RATIFY_VERIFIER_VERSION=1.0.0 \
+        RATIFY_VERIFIER_SUBJECT="127.0.0.1:$3/atv/app:v1" "$2" < "$4"' sh "$T/hosts" "$PLUGIN" \
+        "$LEAK_PORT" "$T/leak-req.json"
+    echo "$output"
+    echo "$output" | jq -e '.isSuccess == false and .extensions.reason == "REGISTRY_ERROR" and
+        .extensions.detail == "insecure_token_realm"'
+    [ ! -s "$LEAK_LOG" ]
+}
+
+@test "a loopback token realm of a plain-HTTP registry still gets the credentials" {
+    start_leak 127.0.0.1
+    run --separate-stderr sh -c 'echo s3cret | "$1" discover "127.0.0.1:$2/atv/app:v1" \
+        --insecure-http --timeout 3000 --username user --password-stdin' sh "$CLI" "$LEAK_PORT"
+    echo "status $status: $stderr"
+    # the control: the realm was asked, with the Basic credentials
+    grep -qx "Basic $(printf user:s3cret | base64)" "$LEAK_LOG"
+}
