@@ -181,6 +181,12 @@ const struct atv_dv *atv_atp_cbor_get(const struct atv_cbor_doc *doc, const stru
 ATV_MUST_USE enum atv_status atv_atp_cbor_encode(const struct atv_cbor_doc *doc,
                                                  const struct atv_dv *v, const char *skip,
                                                  struct atv_buf *out, struct atv_err *err);
+/* Appends the shortest head (RFC 8949 section 4.2.1) of a text string, an
+ * array or a map of n entries, for callers that build DAG-CBOR from their
+ * own trees (the PLC operations, atproto/plc.c); libcbor writes it. */
+enum atv_cbor_head { ATV_CBOR_TEXT = 3, ATV_CBOR_ARRAY = 4, ATV_CBOR_MAP = 5 };
+ATV_MUST_USE enum atv_status atv_atp_cbor_put_head(struct atv_buf *out, enum atv_cbor_head kind,
+                                                   size_t n, struct atv_err *err);
 /* Renders node v as atproto JSON ($link, $bytes) into out, NUL-terminated. */
 ATV_MUST_USE enum atv_status atv_atp_cbor_to_json(const struct atv_cbor_doc *doc,
                                                   const struct atv_dv *v, struct atv_buf *out,
@@ -312,6 +318,84 @@ ATV_MUST_USE enum atv_status atv_atp_handle_verify(const struct atv_fetcher *f,
 ATV_MUST_USE enum atv_status atv_atp_getrecord_url(const char *pds, const char *did,
                                                    const char *collection, const char *rkey,
                                                    char *out, size_t cap, struct atv_err *err);
+
+/* ==== did:plc operation logs ================================================
+ * did:plc spec v0.3 (did-method-plc website/spec/v0.1/did-plc.md) as
+ * go-didplc VerifyOpLog replays it (reference/plc-audit-log.md, "Algorithm
+ * for a C verifier"). The log is the body of GET {plc}/{did}/log/audit: a
+ * JSON array of {did, operation, cid, nullified, createdAt}, every operation,
+ * nullified ones included, createdAt ascending. Verification starts from the
+ * genesis hash (the DID is "did:plc:" + the first 24 characters of
+ * base32(sha256(DAG-CBOR of the signed genesis operation))), so neither a
+ * directory nor a bundle can substitute a key. It does NOT prove freshness:
+ * a valid prefix of a log verifies too (reference section 10). */
+
+/* Forks may nullify operations at most this old (72 h, exactly 72 h allowed). */
+#define ATV_PLC_NULLIFY_WINDOW_MS (72LL * 3600LL * 1000LL)
+/* "YYYY-MM-DDTHH:MM:SS.sssZ" plus NUL. */
+#define ATV_PLC_TIME_CAP 25u
+
+/* What the last entry of a verified log (its head operation) says.
+ * Strings are NUL-terminated, "" when absent. */
+struct atv_plc_state {
+    char did[ATV_MAX_DID + 1];
+    size_t n_ops;                       /* entries in the log, nullified ones included */
+    char head_cid[ATV_CID_STR_CAP];     /* CID of the head op: "bafyrei..." */
+    char head_created_at[ATV_PLC_TIME_CAP];
+    int64_t head_time_ms;               /* head_created_at, ms since the Unix epoch */
+    int tombstoned;                     /* the head is a plc_tombstone: DID deactivated */
+    int has_key;                        /* verificationMethods.atproto is a K-256/P-256 did:key */
+    struct atv_pubkey key;              /* valid when has_key */
+    /* services.atproto_pds.endpoint when its type is AtprotoPersonalDataServer and
+     * it starts with https:// or http://; otherwise "". */
+    char pds[ATV_MAX_URL + 1];
+    size_t n_aka;                       /* alsoKnownAs, in order */
+    char aka[ATV_MAX_PLC_AKA][ATV_MAX_PLC_AKA_LEN + 1];
+};
+
+/* Verifies a whole audit log for did.
+ * In:  json  the audit log (borrow); at most ATV_MAX_PLC_LOG_JSON bytes and
+ *            ATV_MAX_PLC_LOG_ENTRIES entries, each operation at most
+ *            ATV_MAX_PLC_OP_CBOR bytes of DAG-CBOR and ATV_MAX_PLC_ROTATION_KEYS
+ *            rotation keys (all checked before any signature is).
+ *      did   the DID asked for: "did:plc:" + 24 characters of [a-z2-7].
+ * Out: *out filled on ATV_OK; zeroed on any failure. A legacy `create` head
+ *      is normalised as the directory does (key = signingKey, alsoKnownAs =
+ *      at://handle, pds = service with https:// added when it has no scheme).
+ *      The head's alsoKnownAs over ATV_MAX_PLC_AKA entries or
+ *      ATV_MAX_PLC_AKA_LEN characters, or a PDS endpoint over ATV_MAX_URL, is
+ *      ATV_E_LIMIT. A head whose atproto key is absent or not K-256/P-256
+ *      verifies with has_key 0 (the caller decides).
+ * Returns: ATV_OK for a valid log (a tombstoned one included: tombstoned 1);
+ *      ATV_E_VERIFY, reason "plc_log_invalid", when a rule of the log is broken
+ *      (DID, CID, prev chain, signature and its encoding, createdAt order, the
+ *      72 h window, nullified flags), the message naming the entry index;
+ *      ATV_E_PARSE, reason "plc_log_malformed", for bad JSON, a non-array root,
+ *      an empty log, a missing, extra or mistyped field, a malformed createdAt
+ *      or did argument; ATV_E_LIMIT over a cap; ATV_E_NOMEM. */
+ATV_MUST_USE enum atv_status atv_atp_plc_log_verify(struct atv_bytes json, const char *did,
+                                                    struct atv_plc_state *out,
+                                                    struct atv_err *err);
+
+/* 1 when the log contains an entry whose cid is exactly cid (nullified or
+ * not), else 0 (also for JSON that is not an array). *nullified (may be NULL)
+ * receives that entry's flag. It only reads the JSON: json must be a log that
+ * atv_atp_plc_log_verify accepted, whose flags and CIDs it then vouches for. */
+int atv_atp_plc_log_contains(struct atv_bytes json, const char *cid, int *nullified);
+
+/* One operation (a JSON object: plc_operation, plc_tombstone or legacy
+ * create), schema-checked as the log verifier does (no placement rules, no
+ * signature check), then encoded.
+ * Out: cid receives its CID string (NUL-terminated; "" on failure);
+ *      signed_cbor / unsigned_cbor (each may be NULL; initialised by the
+ *      caller, appended to) receive the DAG-CBOR with and without `sig`.
+ * Returns: ATV_OK; ATV_E_PARSE for a schema violation; ATV_E_LIMIT over
+ *      ATV_MAX_PLC_OP_CBOR or ATV_MAX_PLC_ROTATION_KEYS (or a buffer's max). */
+ATV_MUST_USE enum atv_status atv_atp_plc_op_cid(struct atv_bytes op_json,
+                                                char cid[ATV_CID_STR_CAP],
+                                                struct atv_buf *signed_cbor,
+                                                struct atv_buf *unsigned_cbor,
+                                                struct atv_err *err);
 
 /* ==== the signature artifact (DESIGN.md "The signature artifact") ===========
  * The JSON blob of the referrer layer application/vnd.atproto.signature.v1+json.

@@ -598,6 +598,22 @@ static enum atv_status put_head(struct atv_buf *out, size_t n, const unsigned ch
     return atv_buf_append(out, tmp, n, err);
 }
 
+enum atv_status atv_atp_cbor_put_head(struct atv_buf *out, enum atv_cbor_head kind, size_t n,
+                                      struct atv_err *err)
+{
+    unsigned char tmp[9];
+    switch (kind) {
+    case ATV_CBOR_TEXT:
+        return put_head(out, cbor_encode_string_start(n, tmp, sizeof tmp), tmp, err);
+    case ATV_CBOR_ARRAY:
+        return put_head(out, cbor_encode_array_start(n, tmp, sizeof tmp), tmp, err);
+    case ATV_CBOR_MAP:
+        return put_head(out, cbor_encode_map_start(n, tmp, sizeof tmp), tmp, err);
+    default:
+        return atv_err_set(err, ATV_E_USAGE, "dag-cbor: head of unknown kind %d", (int)kind);
+    }
+}
+
 static enum atv_status encode_node(const struct atv_cbor_doc *doc, const struct atv_dv *v,
                                    const char *skip, struct atv_buf *out, struct atv_err *err)
 {

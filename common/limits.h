@@ -52,4 +52,20 @@
 /* Strings we copy out of records (e.g. `digest`). */
 #define ATV_MAX_FIELD 512u
 
+/* did:plc audit logs (reference/plc-audit-log.md section 8; go-didplc sizes its
+ * per-DID line buffer at 10 MB, real logs hold 2-5 entries of < 1 KiB). */
+/* A whole /{did}/log/audit answer. */
+#define ATV_MAX_PLC_LOG_JSON (4u << 20)
+/* Entries in one audit log (the directory adds at most 100 a week per DID). */
+#define ATV_MAX_PLC_LOG_ENTRIES 1000u
+/* The signed DAG-CBOR of one operation: the historic 7500-byte limit with
+ * margin (the directory has enforced 4000 since 2023-09). */
+#define ATV_MAX_PLC_OP_CBOR 8192u
+/* rotationKeys of one operation, so also ECDSA verifications per operation. */
+#define ATV_MAX_PLC_ROTATION_KEYS 10u
+/* alsoKnownAs entries of the current operation reported to callers, and the
+ * length of each (the directory allows 10 of at most 258 characters). */
+#define ATV_MAX_PLC_AKA 16u
+#define ATV_MAX_PLC_AKA_LEN 512u
+
 #endif

@@ -12,7 +12,7 @@ td=testdata
 [ -d "$td/proofs" ] || { echo "make-corpus: run from the repository root" >&2; exit 1; }
 [ -d "$vec/syntax" ] || { echo "make-corpus: no interop vectors under $vec" >&2; exit 1; }
 
-targets="car cbor cid multibase_keys syntax diddoc artifact manifest policy params plugin_request proof"
+targets="car cbor cid multibase_keys syntax diddoc artifact manifest policy params plugin_request proof plc"
 for t in $targets; do
     rm -rf "${out:?}/$t"
     mkdir -p "$out/$t"
@@ -125,6 +125,18 @@ for c in k256 p256; do
 done
 for f in "$td"/ratify/fixture/plc/*.json; do
     cp "$f" "$out/diddoc/plc-$(basename "$f" | sed 's/^did:plc:atv//; s/a*\.json$//').json"
+done
+
+# ---- plc: the PLC interop operation logs (read in place), and single operations ----
+plcvec=$shared/vectors/plc-audit
+for kind in valid invalid; do
+    for f in "$plcvec/$kind"/*.json; do
+        cp "$f" "$out/plc/$kind-$(basename "$f")"
+    done
+done
+for n in bskyapp legacy_dholms tombstone; do
+    jq -c '.[-1].operation' "$plcvec/valid/log_$n.json" > "$out/plc/op-log_$n.json"
+    jq -c '.[0].operation' "$plcvec/valid/log_$n.json" > "$out/plc/op0-log_$n.json"
 done
 
 # ---- artifact: signature blobs ----
