@@ -260,6 +260,13 @@ struct atv_diddoc {
 ATV_MUST_USE enum atv_status atv_atp_diddoc_parse(struct atv_bytes json, const char *expect_did,
                                                   struct atv_diddoc *out, struct atv_err *err);
 
+/* Renders d as a DID document (id, alsoKnownAs at://handle, the #atproto
+ * Multikey, the #atproto_pds service) that atv_atp_diddoc_parse reads back
+ * to the same struct: how a did:plc resolved from its verified log is kept
+ * in the cache and in bundles. Appends to out. */
+ATV_MUST_USE enum atv_status atv_atp_diddoc_render(const struct atv_diddoc *d,
+                                                   struct atv_buf *out, struct atv_err *err);
+
 /* ==== proofs ================================================================
  * Verifies a com.atproto.sync.getRecord CAR for (did, collection, rkey)
  * against key, as the reference verifyProofs does: CAR blocks hash-checked,
@@ -376,6 +383,30 @@ struct atv_plc_state {
 ATV_MUST_USE enum atv_status atv_atp_plc_log_verify(struct atv_bytes json, const char *did,
                                                     struct atv_plc_state *out,
                                                     struct atv_err *err);
+
+/* did:plc from its operation log, trusting nothing the directory says:
+ * GET {plc_url}/{did}/log/audit (plc_url NULL: ATV_DEFAULT_PLC_URL), then
+ * atv_atp_plc_log_verify. The key, the PDS and the handle (the first
+ * at:// alsoKnownAs of valid handle syntax, lower-cased) come from the last
+ * valid operation.
+ * Out: *out and *state filled on ATV_OK (zeroed otherwise); log_json (may
+ *      be NULL) receives the log's bytes, for the rollback check. A verified
+ *      log that ends in a tombstone or names no usable key is still ATV_OK
+ *      (state says so, out->key is then empty): the caller runs the rollback
+ *      check on it, then atv_atp_plc_usable.
+ * Returns: ATV_OK; ATV_E_NOT_FOUND reason "did_not_found" (HTTP 404),
+ *      "did_deactivated" (410); the log verifier's errors ("plc_log_invalid",
+ *      "plc_log_malformed", limits); ATV_E_IO for transport failures and
+ *      other statuses (5xx and 429 transient); ATV_E_USAGE for a bad plc_url. */
+ATV_MUST_USE enum atv_status atv_atp_plc_resolve(const struct atv_fetcher *f, const char *plc_url,
+                                                 const char *did, struct atv_buf *log_json,
+                                                 struct atv_plc_state *state,
+                                                 struct atv_diddoc *out, struct atv_err *err);
+
+/* Whether a verified state can sign: ATV_OK; ATV_E_NOT_FOUND reason
+ * "did_tombstoned" (deactivated) or "no_signing_key". */
+ATV_MUST_USE enum atv_status atv_atp_plc_usable(const struct atv_plc_state *st,
+                                                struct atv_err *err);
 
 /* 1 when the log contains an entry whose cid is exactly cid (nullified or
  * not), else 0 (also for JSON that is not an array). *nullified (may be NULL)

@@ -447,6 +447,133 @@ out:
     return rc;
 }
 
+/* ---- did:plc from its verified operation log ---------------------------- */
+
+static enum atv_status plc_log_url(const char *base, const char *did, char *out, size_t cap,
+                                   struct atv_err *err)
+{
+    struct sb b;
+    size_t n = strnlen(did, ATV_MAX_DID + 1);
+    enum atv_status rc;
+
+    sb_init(&b, out, cap);
+    if (n <= 8 || memcmp(did, "did:plc:", 8) != 0) {
+        return atv_err_setr(err, ATV_E_UNSUPPORTED, "unsupported_did",
+                            "plc log: not a did:plc");
+    }
+    rc = plc_url(base, did, n, &b, err);
+    if (rc == ATV_OK) {
+        sb_str(&b, "/log/audit");
+        rc = sb_done(&b, "plc log url", err);
+    }
+    return rc;
+}
+
+/* The handle of a verified log: its first at:// entry, when it is one. */
+static void plc_handle(const struct atv_plc_state *st, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < st->n_aka; i++) {
+        const char *h = st->aka[i];
+        size_t hl;
+        if (strncmp(h, "at://", 5) != 0) {
+            continue;
+        }
+        h += 5;
+        hl = strlen(h);
+        if (hl < cap && atv_atp_handle_check(h, hl, NULL) == ATV_OK) {
+            for (size_t j = 0; j < hl; j++) {
+                char c = h[j];
+                out[j] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+            }
+            out[hl] = '\0';
+        }
+        return;
+    }
+}
+
+enum atv_status atv_atp_plc_usable(const struct atv_plc_state *st, struct atv_err *err)
+{
+    if (st->tombstoned) {
+        return atv_err_setr(err, ATV_E_NOT_FOUND, "did_tombstoned",
+                            "plc log: the verified log of %s ends in a tombstone: deactivated",
+                            st->did);
+    }
+    if (!st->has_key) {
+        return atv_err_setr(err, ATV_E_NOT_FOUND, "no_signing_key",
+                            "plc log: the last operation of %s names no K-256 or P-256 atproto "
+                            "key",
+                            st->did);
+    }
+    return ATV_OK;
+}
+
+enum atv_status atv_atp_plc_resolve(const struct atv_fetcher *f, const char *plc_url_base,
+                                    const char *did, struct atv_buf *log_json,
+                                    struct atv_plc_state *state, struct atv_diddoc *out,
+                                    struct atv_err *err)
+{
+    char url[ATV_MAX_URL + 1];
+    struct atv_buf body;
+    long status = 0;
+    enum atv_status rc;
+
+    if (out == NULL || state == NULL || did == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "plc resolve: NULL argument");
+    }
+    memset(out, 0, sizeof *out);
+    memset(state, 0, sizeof *state);
+    if (f == NULL || f->get == NULL) {
+        return atv_err_setr(err, ATV_E_USAGE, "offline", "plc resolve: no network access");
+    }
+    atv_buf_init(&body, ATV_MAX_PLC_LOG_JSON);
+    rc = plc_log_url(plc_url_base, did, url, sizeof url, err);
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    rc = f->get(f->ctx, url, ATV_MAX_PLC_LOG_JSON, &status, &body, err);
+    if (rc != ATV_OK) {
+        atv_err_prefix(err, "plc log");
+        goto out;
+    }
+    switch (status) {
+    case 200:
+        rc = atv_atp_plc_log_verify(atv_buf_view(&body), did, state, err);
+        break;
+    case 404:
+        rc = atv_err_setr(err, ATV_E_NOT_FOUND, "did_not_found",
+                          "plc log: HTTP 404, the DID is unknown");
+        break;
+    case 410:
+        rc = atv_err_setr(err, ATV_E_NOT_FOUND, "did_deactivated",
+                          "plc log: HTTP 410, the DID is deactivated");
+        break;
+    default:
+        rc = atv_err_set(err, ATV_E_IO, "plc log: HTTP status %ld", status);
+        if (status >= 500 || status == 429) {
+            atv_err_transient(err);
+        }
+        break;
+    }
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    memcpy(out->did, state->did, sizeof out->did);
+    out->key = state->key;
+    memcpy(out->pds, state->pds, sizeof out->pds);
+    plc_handle(state, out->handle, sizeof out->handle);
+    if (log_json != NULL) {
+        rc = atv_buf_append(log_json, body.ptr, body.len, err);
+    }
+out:
+    if (rc != ATV_OK) {
+        memset(out, 0, sizeof *out);
+        memset(state, 0, sizeof *state);
+    }
+    atv_buf_cleanup(&body);
+    return rc;
+}
+
 /* ---- handle resolution -------------------------------------------------- */
 
 /* DNS method (handle spec "Handle Resolution"): TXT records at

@@ -43,6 +43,8 @@ static const char usage_image[] =
     "  --timeout MS             deadline of the whole run (2500)          [timeoutMs]\n"
     "  --collection NSID        allowed record collection (repeatable)    [collections]\n"
     "  --no-verify-handle       do not confirm handles                    [verifyHandle]\n"
+    "  --plc-audit-log          did:plc from its verified operation log   [plcAuditLog]\n"
+    "  --no-plc-audit-log       did:plc from the directory's document (weaker)\n"
     "  --allow-loopback-http    plain HTTP to loopback PLC/PDS            [allowLoopbackHTTP]\n"
     "  --ca-file FILE           CA bundle for HTTPS                       [caFile]\n"
     "  --config FILE            the plugin's parameters as JSON; flags given as well win\n"
@@ -220,6 +222,8 @@ enum {
     OPT_TIMEOUT,
     OPT_COLLECTION,
     OPT_NO_HANDLE,
+    OPT_PLC_LOG,
+    OPT_NO_PLC_LOG,
     OPT_LOOPBACK,
     OPT_CA,
     OPT_CONFIG,
@@ -242,6 +246,8 @@ static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"collection", required_argument, NULL, OPT_COLLECTION},
     {"no-verify-handle", no_argument, NULL, OPT_NO_HANDLE},
+    {"plc-audit-log", no_argument, NULL, OPT_PLC_LOG},
+    {"no-plc-audit-log", no_argument, NULL, OPT_NO_PLC_LOG},
     {"allow-loopback-http", no_argument, NULL, OPT_LOOPBACK},
     {"ca-file", required_argument, NULL, OPT_CA},
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -343,6 +349,12 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
             break;
         case OPT_NO_HANDLE:
             ok = set_param(o, "verifyHandle", "false", errs, cmd);
+            break;
+        case OPT_PLC_LOG:
+            ok = set_param(o, "plcAuditLog", "true", errs, cmd);
+            break;
+        case OPT_NO_PLC_LOG:
+            ok = set_param(o, "plcAuditLog", "false", errs, cmd);
             break;
         case OPT_LOOPBACK:
             ok = set_param(o, "allowLoopbackHTTP", "true", errs, cmd);

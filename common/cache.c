@@ -488,3 +488,86 @@ out:
     }
     return rc;
 }
+
+/* A POSIX record lock on DIR/.lock, taken within about 250 ms or not at all:
+ * holders keep it only for one read and one write. Per process (fcntl
+ * locks), which is what concurrent plugin runs are. */
+#define CACHE_LOCK_TRIES 50
+#define CACHE_LOCK_WAIT_NS 5000000L
+
+static enum atv_status lock_dir(int dfd, const char *dir, int *lfd, struct atv_err *err)
+{
+    struct flock fl;
+    struct timespec ts = {0, CACHE_LOCK_WAIT_NS};
+    int fd = openat(dfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    *lfd = -1;
+    if (fd < 0) {
+        return atv_err_setr(err, ATV_E_IO, "cache_unusable", "cache directory %.200s: lock: %s",
+                            dir, strerror(errno));
+    }
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    for (int i = 0; i < CACHE_LOCK_TRIES; i++) {
+        if (fcntl(fd, F_SETLK, &fl) == 0) {
+            *lfd = fd;
+            return ATV_OK;
+        }
+        if (errno != EACCES && errno != EAGAIN) {
+            break;
+        }
+        (void)nanosleep(&ts, NULL);
+    }
+    (void)close(fd);
+    return atv_err_setr(err, ATV_E_IO, "cache_busy", "cache directory %.200s: lock not taken",
+                        dir);
+}
+
+enum atv_status atv_cache_cas(const char *dir, const char *key, uint32_t max_age_s,
+                              struct atv_bytes expect, struct atv_bytes next,
+                              struct atv_buf *current, struct atv_err *err)
+{
+    struct atv_buf cur;
+    struct atv_err e2;
+    int dfd = -1, lfd = -1, have;
+    enum atv_status rc;
+
+    if (dir == NULL || key == NULL || current == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "cache cas: NULL argument");
+    }
+    current->len = 0;
+    atv_buf_init(&cur, current->max);
+    rc = dir_ready(dir, 1, err);
+    if (rc == ATV_OK) {
+        rc = dir_open(dir, &dfd, err);
+    }
+    if (rc == ATV_OK) {
+        rc = lock_dir(dfd, dir, &lfd, err);
+    }
+    if (rc != ATV_OK) {
+        goto out;
+    }
+    atv_err_clear(&e2);
+    have = atv_cache_get(dir, key, max_age_s, &cur, NULL, &e2) == ATV_OK;
+    if (have != (expect.len > 0) ||
+        (have && (cur.len != expect.len || memcmp(cur.ptr, expect.ptr, cur.len) != 0))) {
+        /* someone else moved it: the caller decides again from what is there */
+        rc = atv_buf_append(current, cur.ptr, cur.len, err);
+        if (rc == ATV_OK) {
+            rc = atv_err_setr(err, ATV_E_VERIFY, "cache_conflict",
+                              "cache entry changed since it was read");
+        }
+        goto out;
+    }
+    rc = atv_cache_put(dir, key, next, err);
+out:
+    if (lfd >= 0) {
+        (void)close(lfd); /* releases the lock */
+    }
+    if (dfd >= 0) {
+        (void)close(dfd);
+    }
+    atv_buf_cleanup(&cur);
+    return rc;
+}

@@ -41,4 +41,16 @@ ATV_MUST_USE enum atv_status atv_cache_get(const char *dir, const char *key, uin
 ATV_MUST_USE enum atv_status atv_cache_put(const char *dir, const char *key, struct atv_bytes bytes,
                                            struct atv_err *err);
 
+/* Compare and set, for values that may only move forward (the PLC log head
+ * of a DID), with concurrent processes: under a lock on the directory,
+ * stores next under key only if the current value (at most max_age_s old)
+ * equals expect (expect.len 0: only if there is none).
+ * Returns: ATV_OK stored; ATV_E_VERIFY (reason "cache_conflict") when the
+ * current value differs, which is then in *current (empty: none);
+ * ATV_E_IO ("cache_unusable", "cache_busy" when the lock is not taken
+ * within about 250 ms). current is caller-initialised (its max applies). */
+ATV_MUST_USE enum atv_status atv_cache_cas(const char *dir, const char *key, uint32_t max_age_s,
+                                           struct atv_bytes expect, struct atv_bytes next,
+                                           struct atv_buf *current, struct atv_err *err);
+
 #endif

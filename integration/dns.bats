@@ -154,7 +154,7 @@ plugin() { # TIMEOUT_MS|default [RESOLV_CONF]
     local t0
     t0=$(now_ms)
     run --separate-stderr timeout 30 "$IN_BH" "$RESOLV" "$CLI" "$REGISTRY/atv/app:good" \
-        --trusted-did "$ALICE" --plc "$PLC" --allow-loopback-http --insecure-http \
+        --trusted-did "$ALICE" --plc "$PLC" --no-plc-audit-log --allow-loopback-http --insecure-http \
         --cache-dir "$BATS_TEST_TMPDIR/cache" --timeout 3000 -o json
     elapsed=$(($(now_ms) - t0))
     echo "atcr-verify: exit $status in $elapsed ms"

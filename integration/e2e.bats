@@ -177,6 +177,24 @@ xrpc_get() { # NSID QUERY
     [ -z "$(ext claimedPublicKey)" ]
 }
 
+@test "plcAuditLog: alice's key and PDS come from the real PLC's verified operation log" {
+    push_signed t1log
+    # the official @did-plc/server's /log/audit, verified from the genesis hash down
+    sample "$BATS_TEST_TMPDIR/s.json" "$IMG" "$SIG" "$SIGSIZE" '{"plcAuditLog": true}' \
+        "$(jq -n --arg did "$ALICE" --arg pds "$PDS" \
+            '{isSuccess: true, extensions: {did: $did, pds: $pds, keyType: "K-256"}}')"
+    verify "$BATS_TEST_TMPDIR/s.json"
+    [ "$status" -eq 0 ]
+    curl -sS --max-time 5 "$PLC/$ALICE/log/audit" | jq -e 'length >= 1 and .[0].operation.type == "plc_operation"'
+    # atcr-verify the same way, through its flag
+    run --separate-stderr "$ATV_BUILD/atcr-verify" "$REGISTRY/atv/e2e@$IMG" --trusted-did "$ALICE" \
+        --plc "$PLC" --allow-loopback-http --insecure-http --no-verify-handle --plc-audit-log \
+        --cache-dir "$BATS_TEST_TMPDIR/cli-cache" -o json
+    echo "$output"
+    [ "$status" -eq 0 ]
+    echo "$output" | jq -e '.allowed and .met'
+}
+
 @test "a DID outside trustedDIDs is UNTRUSTED_SIGNER" {
     push_signed t2
     sample "$BATS_TEST_TMPDIR/s.json" "$IMG" "$SIG" "$SIGSIZE" "$(jq -n --arg bob "$BOB" '{trustedDIDs: [$bob]}')" \

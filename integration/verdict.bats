@@ -27,7 +27,8 @@ setup() {
     ALICE=did:plc:atvaliceaaaaaaaaaaaaaaaa
     BOB=did:plc:atvbobaaaaaaaaaaaaaaaaaa
     T="$BATS_TEST_TMPDIR"
-    NET=(--plc "$PLC" --allow-loopback-http --insecure-http --no-verify-handle
+    # the fixture's DIDs are made-up: its PLC serves documents, not operation logs
+    NET=(--plc "$PLC" --no-plc-audit-log --allow-loopback-http --insecure-http --no-verify-handle
          --cache-dir "$T/cache")
 }
 
@@ -41,7 +42,7 @@ sig() { # IMAGE N: the Nth signature manifest's digest and size
 plugin() { # SUBJECT SIGDIGEST SIZE CONFIG-JQ
     jq -n --arg plc "$PLC" --arg cache "$T/cache" --arg sig "$2" --argjson size "$3" \
         --arg http "${STORE_HTTP:-1}" '{
-        config: {name: "verifier-atproto", type: "atproto", plcDirectory: $plc,
+        config: {name: "verifier-atproto", type: "atproto", plcDirectory: $plc, plcAuditLog: false,
                  allowLoopbackHTTP: true, cacheDir: $cache, verifyHandle: false},
         storeConfig: {version: "1.0.0", store: {name: "oras", useHttp: ($http == "1")}},
         referenceDesc: {mediaType: "application/vnd.oci.image.manifest.v1+json",
@@ -233,7 +234,7 @@ EOF
     c="$T/foreign-cache"
     mkdir -m 0755 "$c"
     chown 65534:65534 "$c"
-    run --separate-stderr "$CLI" "$REGISTRY/atv/app:good" --trusted-did "$ALICE" --plc "$PLC" \
+    run --separate-stderr "$CLI" "$REGISTRY/atv/app:good" --trusted-did "$ALICE" --plc "$PLC" --no-plc-audit-log \
         --allow-loopback-http --insecure-http --no-verify-handle --cache-dir "$c" -o json
     [ "$status" -eq 0 ]
     [[ "$stderr" == *"rollback guard is off"* ]]

@@ -26,6 +26,7 @@ void atv_vfy_params_init(struct atv_vfy_params *p)
     p->did_cache_ttl_s = ATV_VFY_DEFAULT_TTL_S;
     p->timeout_ms = ATV_VFY_DEFAULT_TIMEOUT_MS;
     p->verify_handle = 1;
+    p->plc_audit_log = ATV_VFY_DEFAULT_PLC_AUDIT_LOG;
 }
 
 static void free_list(char **v, size_t *n)
@@ -231,6 +232,9 @@ static enum atv_status read_key(struct atv_vfy_params *p, const char *k, json_t 
     }
     if (strcmp(k, "allowLoopbackHTTP") == 0) {
         return read_bool(k, v, &p->allow_loopback_http, err);
+    }
+    if (strcmp(k, "plcAuditLog") == 0) {
+        return read_bool(k, v, &p->plc_audit_log, err);
     }
     if (!ratify_key(k)) {
         note_unknown(p, k);

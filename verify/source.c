@@ -343,6 +343,107 @@ enum atv_status vsrc_referrers(struct vsrc *s, const char *subject_digest,
 
 /* ---- identity ------------------------------------------------------------------------- */
 
+/* ---- did:plc from its verified operation log (plcAuditLog) ----------------------- */
+
+/* The head of each DID's verified log is kept a year whatever didCacheTTL
+ * says: longer than any rollback a directory could try to hide. */
+#define VSRC_PLC_HEAD_TTL_S (366u * 86400u)
+#define VSRC_PLC_HEAD_TRIES 4
+
+static int plc_by_log(const struct atv_vfy_params *p, const char *did)
+{
+    return p->plc_audit_log && strncmp(did, "did:plc:", 8) == 0;
+}
+
+/* Rollback guard of the log: a log that does not contain the head seen
+ * before (nullified or not) is refused; a log that does moves the head
+ * forward, compare-and-set, since other processes may be doing the same. */
+static enum atv_status plc_head_check(struct vsrc *s, const char *did, const struct atv_buf *log,
+                                      const char *head, struct atv_err *err)
+{
+    const struct atv_vfy_params *p = s->req->params;
+    char key[ATV_MAX_DID + 16], seen[ATV_CID_STR_CAP];
+    struct atv_buf b, cur;
+    struct atv_err e2;
+    enum atv_status rc = ATV_OK;
+
+    (void)snprintf(key, sizeof key, "plchead %s", did);
+    atv_buf_init(&b, ATV_CID_STR_CAP - 1);
+    atv_buf_init(&cur, ATV_CID_STR_CAP - 1);
+    for (int i = 0; i < VSRC_PLC_HEAD_TRIES; i++) {
+        seen[0] = '\0';
+        b.len = 0;
+        atv_err_clear(&e2);
+        if (atv_cache_get(p->cache_dir, key, VSRC_PLC_HEAD_TTL_S, &b, NULL, &e2) == ATV_OK) {
+            (void)snprintf(seen, sizeof seen, "%.*s", (int)b.len, (const char *)b.ptr);
+        }
+        if (seen[0] != '\0' && !atv_atp_plc_log_contains(atv_buf_view(log), seen, NULL)) {
+            rc = atv_err_setr(err, ATV_E_VERIFY, "plc_log_rollback",
+                              "the PLC log of %s does not contain operation %s seen before: a "
+                              "rolled-back or substituted log",
+                              did, seen);
+            goto out;
+        }
+        if (strcmp(seen, head) == 0) {
+            goto out;
+        }
+        atv_err_clear(&e2);
+        if (atv_cache_cas(p->cache_dir, key, VSRC_PLC_HEAD_TTL_S, atv_bytes_str(seen),
+                          atv_bytes_str(head), &cur, &e2) == ATV_OK) {
+            goto out;
+        }
+        if (e2.reason == NULL || strcmp(e2.reason, "cache_conflict") != 0) {
+            /* the guard could not write: the verdict stands, and says so */
+            atv_vfy_logf(s->req->log, ATV_VFY_WARN, "atproto: PLC log head of %s not kept: %s",
+                         did, e2.msg);
+            goto out;
+        }
+        /* another process moved the head: decide again from what it wrote */
+    }
+    atv_vfy_logf(s->req->log, ATV_VFY_WARN,
+                 "atproto: PLC log head of %s not kept: it kept changing", did);
+out:
+    atv_buf_cleanup(&b);
+    atv_buf_cleanup(&cur);
+    return rc;
+}
+
+/* did:plc resolved from its verified log; text receives the verified state
+ * as a DID document (what the cache and a bundle keep). */
+static enum atv_status plc_from_log(struct vsrc *s, const char *did, struct atv_buf *text,
+                                    struct atv_diddoc *doc, struct atv_err *err)
+{
+    const struct atv_vfy_params *p = s->req->params;
+    struct atv_plc_state *st = calloc(1, sizeof *st);
+    struct atv_fetcher f = atv_http_fetcher(s->id_h);
+    struct atv_buf log;
+    enum atv_status rc;
+
+    atv_buf_init(&log, ATV_MAX_PLC_LOG_JSON);
+    if (st == NULL) {
+        return atv_err_set(err, ATV_E_NOMEM, "plc log: out of memory");
+    }
+    rc = atv_atp_plc_resolve(&f, p->plc, did, &log, st, doc, err);
+    if (rc == ATV_OK) {
+        atv_vfy_logf(s->req->log, ATV_VFY_DEBUG,
+                     "atproto: %s from its verified PLC log (%zu operations, head %s)", did,
+                     st->n_ops, st->head_cid);
+        rc = plc_head_check(s, did, &log, st->head_cid, err);
+    }
+    if (rc == ATV_OK) {
+        rc = atv_atp_plc_usable(st, err);
+    }
+    if (rc == ATV_OK) {
+        rc = atv_atp_diddoc_render(doc, text, err);
+    }
+    if (rc != ATV_OK) {
+        memset(doc, 0, sizeof *doc);
+    }
+    atv_buf_cleanup(&log);
+    free(st);
+    return rc;
+}
+
 enum atv_status vsrc_diddoc(struct vsrc *s, const char *did, struct atv_diddoc *doc,
                             struct atv_err *err)
 {
@@ -361,8 +462,10 @@ enum atv_status vsrc_diddoc(struct vsrc *s, const char *did, struct atv_diddoc *
         }
         goto out;
     }
-    /* the directory is part of the key: two directories may disagree */
-    (void)snprintf(key, sizeof key, "%s %s", p->plc, did);
+    /* the directory is part of the key: two directories may disagree; so is
+     * the mode, so that a document taken on the directory's word never
+     * stands in for a verified log */
+    (void)snprintf(key, sizeof key, "%s%s %s", plc_by_log(p, did) ? "plclog " : "", p->plc, did);
     if (p->did_cache_ttl_s > 0 &&
         atv_cache_get(p->cache_dir, key, p->did_cache_ttl_s, &text, NULL, err) == ATV_OK) {
         struct atv_err e2;
@@ -380,7 +483,8 @@ enum atv_status vsrc_diddoc(struct vsrc *s, const char *did, struct atv_diddoc *
     if (!have) {
         text.len = 0;
         f = atv_http_fetcher(s->id_h);
-        rc = atv_atp_did_resolve(&f, p->plc, did, &text, doc, err);
+        rc = plc_by_log(p, did) ? plc_from_log(s, did, &text, doc, err)
+                                : atv_atp_did_resolve(&f, p->plc, did, &text, doc, err);
         if (rc != ATV_OK) {
             goto out;
         }

@@ -35,6 +35,8 @@
 #define ATV_VFY_MAX_TIMEOUT_MS 60000u
 #define ATV_VFY_DEFAULT_TTL_S 300u
 #define ATV_VFY_DEFAULT_COLLECTION "io.atcr.manifest"
+/* plcAuditLog's default (README "did:plc from its operation log"). */
+#define ATV_VFY_DEFAULT_PLC_AUDIT_LOG 1
 
 struct atv_vfy_params {
     size_t n_trusted;
@@ -49,6 +51,8 @@ struct atv_vfy_params {
     size_t n_collections;
     char *collections[ATV_VFY_MAX_LIST];      /* new; none given: {"io.atcr.manifest"} */
     int verify_handle;                        /* default 1 */
+    int plc_audit_log;                        /* 1: did:plc only from its verified operation
+                                               * log; 0: the directory's document (weaker) */
     int allow_loopback_http;                  /* default 0 */
     char ca_file[ATV_VFY_MAX_PATH + 1];       /* "" : http.h's default */
     char bundle_dir[ATV_VFY_MAX_PATH + 1];    /* "" : online; else air-gapped: evidence only

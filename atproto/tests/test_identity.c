@@ -6,6 +6,8 @@
 #include "atproto/atproto.h"
 #include "common/test.h"
 
+#include <jansson.h>
+
 #define FX_DID "did:plc:atcrfixturerepoaaaaaaaaa"
 #define OTHER_DID "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb"
 #define FX_PLC_URL "https://plc.directory/" FX_DID
@@ -780,6 +782,133 @@ static void test_getrecord_url(void)
                  ATV_E_USAGE, &err);
 }
 
+/* ---- did:plc from its verified operation log ----------------------------- */
+
+static int load_vector(const char *rel, struct atv_buf *b)
+{
+    const char *path = atv_test_shared(rel);
+    struct atv_err err;
+    atv_err_clear(&err);
+    atv_buf_init(b, ATV_MAX_PLC_LOG_JSON);
+    if (path == NULL || atv_buf_read_file(b, path, &err) != ATV_OK) {
+        DIAG("%s: %s", rel, err.msg);
+        return 0;
+    }
+    return 1;
+}
+
+#define BSKY_DID "did:plc:z72i7hdynmk6r22z27h6tvur"
+#define BSKY_LOG "https://plc.example.com/" BSKY_DID "/log/audit"
+
+static void test_plc_resolve(void)
+{
+    struct atv_buf log, copy, rendered;
+    struct atv_plc_state *st = calloc(1, sizeof *st);
+    struct atv_diddoc dd, back;
+    struct atv_err err;
+    struct fake fk;
+    struct atv_fetcher f;
+
+    if (st == NULL || !load_vector("vectors/plc-audit/valid/log_bskyapp.json", &log)) {
+        CHECK_MSG(0, "plc vectors");
+        free(st);
+        return;
+    }
+    struct route g[1] = {{BSKY_LOG, ATV_OK, 200, (const char *)log.ptr, log.len}};
+    f = fetcher(&fk, g, 1, NULL, 0);
+    atv_buf_init(&copy, ATV_MAX_PLC_LOG_JSON);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_atp_plc_resolve(&f, "https://plc.example.com", BSKY_DID, &copy, st, &dd,
+                                     &err),
+                 ATV_OK, &err);
+    CHECK_STR(fk.last_url, BSKY_LOG);
+    CHECK_STR(dd.did, BSKY_DID);
+    CHECK_STR(dd.pds, "https://bsky.social");
+    CHECK_STR(dd.handle, "bsky.app");
+    CHECK(dd.key.type == ATV_KEY_K256 && st->has_key && !st->tombstoned);
+    CHECK(copy.len == log.len);
+    /* the verified state as a DID document reads back to the same facts */
+    atv_buf_init(&rendered, ATV_MAX_DIDDOC);
+    CHECK_STATUS(atv_atp_diddoc_render(&dd, &rendered, &err), ATV_OK, &err);
+    CHECK_STATUS(atv_atp_diddoc_parse(atv_buf_view(&rendered), BSKY_DID, &back, &err), ATV_OK,
+                 &err);
+    CHECK(strcmp(back.pds, dd.pds) == 0 && strcmp(back.handle, dd.handle) == 0 &&
+          back.key.type == dd.key.type && memcmp(back.key.point, dd.key.point, 33) == 0);
+    atv_buf_cleanup(&rendered);
+
+    /* the log of another DID is not this DID's */
+    atv_err_clear(&err);
+    g[0].url = "https://plc.example.com/did:plc:aaaaaaaaaaaaaaaaaaaaaaaa/log/audit";
+    CHECK(atv_atp_plc_resolve(&f, "https://plc.example.com", "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa",
+                              NULL, st, &dd, &err) != ATV_OK);
+    CHECK(dd.did[0] == '\0' && st->n_ops == 0);
+    g[0].url = BSKY_LOG;
+
+    /* statuses: 404 unknown, 410 gone, 503 transient, and no network at all */
+    static const struct {
+        long status;
+        enum atv_status rc;
+        const char *reason;
+        int transient;
+    } st_cases[] = {{404, ATV_E_NOT_FOUND, "did_not_found", 0},
+                    {410, ATV_E_NOT_FOUND, "did_deactivated", 0},
+                    {503, ATV_E_IO, NULL, 1},
+                    {429, ATV_E_IO, NULL, 1},
+                    {302, ATV_E_IO, NULL, 0}};
+    for (size_t i = 0; i < N(st_cases); i++) {
+        g[0].status = st_cases[i].status;
+        atv_err_clear(&err);
+        CHECK_STATUS(atv_atp_plc_resolve(&f, "https://plc.example.com", BSKY_DID, NULL, st, &dd,
+                                         &err),
+                     st_cases[i].rc, &err);
+        CHECK(st_cases[i].reason == NULL || reason_is(&err, st_cases[i].reason));
+        CHECK_EQ(err.transient, st_cases[i].transient);
+    }
+    g[0].status = 200;
+    atv_buf_cleanup(&log);
+
+    /* a verified tombstone: deactivated */
+    if (load_vector("vectors/plc-audit/valid/log_tombstone.json", &log)) {
+        char url[256], did[64];
+        json_t *arr = json_loadb((const char *)log.ptr, log.len, 0, NULL);
+        (void)snprintf(did, sizeof did, "%s",
+                       json_string_value(json_object_get(json_array_get(arr, 0), "did")));
+        json_decref(arr);
+        (void)snprintf(url, sizeof url, "https://plc.example.com/%s/log/audit", did);
+        struct route t[1] = {{url, ATV_OK, 200, (const char *)log.ptr, log.len}};
+        f = fetcher(&fk, t, 1, NULL, 0);
+        atv_err_clear(&err);
+        CHECK_STATUS(atv_atp_plc_resolve(&f, "https://plc.example.com", did, NULL, st, &dd, &err),
+                     ATV_OK, &err);
+        CHECK(st->tombstoned);
+        CHECK_STATUS(atv_atp_plc_usable(st, &err), ATV_E_NOT_FOUND, &err);
+        CHECK(reason_is(&err, "did_tombstoned"));
+        atv_buf_cleanup(&log);
+    }
+    /* an invalid log (a DER signature): plc_log_invalid, whatever else it says */
+    if (load_vector("vectors/plc-audit/invalid/log_invalid_sig_der.json", &log)) {
+        char url[256], did[64];
+        json_t *arr = json_loadb((const char *)log.ptr, log.len, 0, NULL);
+        (void)snprintf(did, sizeof did, "%s",
+                       json_string_value(json_object_get(json_array_get(arr, 0), "did")));
+        json_decref(arr);
+        (void)snprintf(url, sizeof url, "https://plc.example.com/%s/log/audit", did);
+        struct route t[1] = {{url, ATV_OK, 200, (const char *)log.ptr, log.len}};
+        f = fetcher(&fk, t, 1, NULL, 0);
+        atv_err_clear(&err);
+        CHECK(atv_atp_plc_resolve(&f, "https://plc.example.com", did, NULL, st, &dd, &err) ==
+              ATV_E_VERIFY);
+        CHECK(reason_is(&err, "plc_log_invalid"));
+        atv_buf_cleanup(&log);
+    }
+    /* not a did:plc */
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_atp_plc_resolve(&f, NULL, "did:web:example.com", NULL, st, &dd, &err),
+                 ATV_E_UNSUPPORTED, &err);
+    atv_buf_cleanup(&copy);
+    free(st);
+}
+
 int main(void)
 {
     test_did_doc_url();
@@ -789,5 +918,6 @@ int main(void)
     test_handle_resolve();
     test_handle_verify();
     test_getrecord_url();
+    test_plc_resolve();
     return atv_test_done();
 }

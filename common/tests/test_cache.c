@@ -656,6 +656,51 @@ static void test_concurrent(void)
     CHECK_EQ(count_prefix(cdir, ".tmp-"), 0);
 }
 
+/* Compare and set: a value that may only move forward (the PLC log head). */
+static void test_cas(void)
+{
+    struct atv_buf cur, got;
+    struct atv_err err;
+    char other[160];
+
+    atv_buf_init(&cur, 64);
+    atv_buf_init(&got, 64);
+    atv_err_clear(&err);
+    /* absent: only an empty expectation stores */
+    CHECK_STATUS(atv_cache_cas(cdir, "head", 3600, atv_bytes_str("x"), atv_bytes_str("h1"), &cur,
+                               &err),
+                 ATV_E_VERIFY, &err);
+    CHECK(err.reason != NULL && strcmp(err.reason, "cache_conflict") == 0 && cur.len == 0);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_cache_cas(cdir, "head", 3600, atv_bytes_str(""), atv_bytes_str("h1"), &cur,
+                               &err),
+                 ATV_OK, &err);
+    CHECK_STATUS(atv_cache_get(cdir, "head", 3600, &got, NULL, &err), ATV_OK, &err);
+    CHECK(got.len == 2 && memcmp(got.ptr, "h1", 2) == 0);
+    /* a stale expectation loses, and is told what is there */
+    CHECK_STATUS(atv_cache_cas(cdir, "head", 3600, atv_bytes_str("h0"), atv_bytes_str("h2"), &cur,
+                               &err),
+                 ATV_E_VERIFY, &err);
+    CHECK(cur.len == 2 && memcmp(cur.ptr, "h1", 2) == 0);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_cache_cas(cdir, "head", 3600, atv_bytes_str("h1"), atv_bytes_str("h2"), &cur,
+                               &err),
+                 ATV_OK, &err);
+    got.len = 0;
+    CHECK_STATUS(atv_cache_get(cdir, "head", 3600, &got, NULL, &err), ATV_OK, &err);
+    CHECK(got.len == 2 && memcmp(got.ptr, "h2", 2) == 0);
+    /* a directory that is not ours is neither read nor written */
+    (void)snprintf(other, sizeof other, "%s/foreign", root);
+    CHECK(mkdir(other, 0700) == 0 && chown(other, 65534, 65534) == 0);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_cache_cas(other, "head", 3600, atv_bytes_str(""), atv_bytes_str("h1"), &cur,
+                               &err),
+                 ATV_E_IO, &err);
+    CHECK(err.reason != NULL && strcmp(err.reason, "cache_unusable") == 0);
+    atv_buf_cleanup(&cur);
+    atv_buf_cleanup(&got);
+}
+
 int main(void)
 {
     (void)snprintf(root, sizeof root, "/tmp/atv-test-cache-XXXXXX");
@@ -670,6 +715,7 @@ int main(void)
     test_hostile_paths();
     test_dir_not_ours();
     test_concurrent();
+    test_cas();
     rm_rf(root, 0);
     CHECK(access(root, F_OK) != 0);
     return atv_test_done();

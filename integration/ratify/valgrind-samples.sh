@@ -65,7 +65,7 @@ for f in testdata/ratify/*.json; do
     fi
 done
 A=did:plc:atvaliceaaaaaaaaaaaaaaaa
-NET="--plc $PLC --allow-loopback-http --insecure-http --no-verify-handle --cache-dir $STATE/c"
+NET="--plc $PLC --no-plc-audit-log --allow-loopback-http --insecure-http --no-verify-handle --cache-dir $STATE/c"
 cli() { # WANT DESCRIPTION ARGS...
     want=$1 what=$2
     shift 2

@@ -399,6 +399,9 @@ function samples(fx, accounts) {
       allowLoopbackHTTP: true,
       cacheDir: PH.cache,
       verifyHandle: false,
+      // the fixture's DIDs are made-up strings no genesis operation hashes to,
+      // so its PLC serves documents, not operation logs: the weaker mode
+      plcAuditLog: false,
       ...extra,
     })
   const storeConfig = { version: '1.0.0', pluginBinDirs: null, store: { name: 'oras', useHttp: true } }

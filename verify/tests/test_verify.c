@@ -29,6 +29,7 @@ static void test_params_defaults(void)
     CHECK_EQ(p.timeout_ms, 2500u);
     CHECK_EQ(p.did_cache_ttl_s, 300u);
     CHECK_EQ(p.verify_handle, 1);
+    CHECK_EQ(p.plc_audit_log, 1); /* did:plc only from its verified log, by default */
     CHECK_EQ(p.allow_loopback_http, 0);
     CHECK_EQ(p.n_trusted, 0u);
     CHECK_EQ(p.has_trusted, 0);
@@ -72,6 +73,10 @@ static void test_params_all(void)
     CHECK_STR(p.unknown, "");
 
     /* an empty list is given (has_trusted) but trusts nothing */
+    CHECK_STATUS(parse("{\"plcAuditLog\":false}", &p, &err), ATV_OK, &err);
+    CHECK_EQ(p.plc_audit_log, 0);
+    CHECK_STATUS(parse("{\"plcAuditLog\":\"false\"}", &p, &err), ATV_E_PARSE, &err);
+    CHECK(strstr(err.msg, "plcAuditLog") != NULL);
     CHECK_STATUS(parse("{\"trustedDIDs\":[]}", &p, &err), ATV_OK, &err);
     CHECK_EQ(p.has_trusted, 1);
     CHECK_EQ(p.n_trusted, 0u);
