@@ -260,6 +260,12 @@ struct atv_diddoc {
 ATV_MUST_USE enum atv_status atv_atp_diddoc_parse(struct atv_bytes json, const char *expect_did,
                                                   struct atv_diddoc *out, struct atv_err *err);
 
+/* The handle of one alsoKnownAs entry: returns 1 when aka is an "at://"
+ * entry (the first such entry is the claimed handle) and writes the handle,
+ * lower-cased, into out when its syntax is valid and it fits (else "");
+ * returns 0 for any other entry. */
+int atv_atp_handle_from_aka(const char *aka, char *out, size_t cap);
+
 /* Renders d as a DID document (id, alsoKnownAs at://handle, the #atproto
  * Multikey, the #atproto_pds service) that atv_atp_diddoc_parse reads back
  * to the same struct: how a did:plc resolved from its verified log is kept

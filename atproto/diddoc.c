@@ -108,28 +108,41 @@ static void find_pds(json_t *doc, const char *did, char *out, size_t cap)
     }
 }
 
+int atv_atp_handle_from_aka(const char *aka, char *out, size_t cap)
+{
+    const char *h;
+    size_t hl;
+
+    if (cap > 0) {
+        out[0] = '\0';
+    }
+    if (aka == NULL || strncmp(aka, "at://", 5) != 0) {
+        return 0;
+    }
+    h = aka + 5;
+    hl = strlen(h);
+    /* unusable syntax means no handle, never a guess */
+    if (hl < cap && atv_atp_handle_check(h, hl, NULL) == ATV_OK) {
+        for (size_t j = 0; j < hl; j++) {
+            char c = h[j];
+            out[j] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        }
+        out[hl] = '\0';
+    }
+    return 1;
+}
+
 static void find_handle(json_t *doc, char *out, size_t cap)
 {
     json_t *aka = json_object_get(doc, "alsoKnownAs");
     size_t n = json_is_array(aka) ? json_array_size(aka) : 0;
 
     out[0] = '\0';
+    /* the first at:// entry is the claimed handle */
     for (size_t i = 0; i < n && i < ATV_MAX_DIDDOC_ENTRIES; i++) {
-        const char *s = json_string_value(json_array_get(aka, i));
-        if (s == NULL || strncmp(s, "at://", 5) != 0) {
-            continue;
+        if (atv_atp_handle_from_aka(json_string_value(json_array_get(aka, i)), out, cap)) {
+            return;
         }
-        const char *h = s + 5;
-        size_t hl = strlen(h);
-        /* the first at:// entry is the claimed handle; unusable syntax means none */
-        if (hl < cap && atv_atp_handle_check(h, hl, NULL) == ATV_OK) {
-            for (size_t j = 0; j < hl; j++) {
-                char c = h[j];
-                out[j] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-            }
-            out[hl] = '\0';
-        }
-        return;
     }
 }
 

@@ -474,21 +474,9 @@ static void plc_handle(const struct atv_plc_state *st, char *out, size_t cap)
 {
     out[0] = '\0';
     for (size_t i = 0; i < st->n_aka; i++) {
-        const char *h = st->aka[i];
-        size_t hl;
-        if (strncmp(h, "at://", 5) != 0) {
-            continue;
+        if (atv_atp_handle_from_aka(st->aka[i], out, cap)) {
+            return;
         }
-        h += 5;
-        hl = strlen(h);
-        if (hl < cap && atv_atp_handle_check(h, hl, NULL) == ATV_OK) {
-            for (size_t j = 0; j < hl; j++) {
-                char c = h[j];
-                out[j] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-            }
-            out[hl] = '\0';
-        }
-        return;
     }
 }
 
