@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct atv_bytes atv_bytes_str(const char *s)
@@ -148,8 +149,21 @@ enum atv_status atv_buf_read_fd(struct atv_buf *b, int fd, struct atv_err *err)
 
 enum atv_status atv_buf_read_file(struct atv_buf *b, const char *path, struct atv_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int flags;
+    /* O_NONBLOCK: opening a FIFO without a writer (or a device) must not
+     * block; what was opened is then judged by fstat, never by the path */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
+        return atv_err_set(err, ATV_E_IO, "%s: %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        (void)close(fd);
+        return atv_err_set(err, ATV_E_IO, "%s: not a regular file", path);
+    }
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        (void)close(fd);
         return atv_err_set(err, ATV_E_IO, "%s: %s", path, strerror(errno));
     }
     enum atv_status rc = atv_buf_read_fd(b, fd, err);

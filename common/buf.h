@@ -51,7 +51,9 @@ struct atv_bytes atv_buf_view(const struct atv_buf *b);
 /* Transfers ownership of the memory to the caller (new: free()); b is left empty. */
 uint8_t *atv_buf_take(struct atv_buf *b, size_t *len);
 
-/* Reads a whole file into b (capped by b->max). ATV_E_IO names the path. */
+/* Reads a whole regular file into b (capped by b->max). A FIFO, device,
+ * socket or directory is ATV_E_IO without blocking: nothing a path names can
+ * hang a run. ATV_E_IO names the path. */
 ATV_MUST_USE enum atv_status atv_buf_read_file(struct atv_buf *b, const char *path,
                                                struct atv_err *err);
 /* Reads a whole stream (e.g. stdin) into b. */

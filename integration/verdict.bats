@@ -325,3 +325,29 @@ teardown() {
     # the control: the realm was asked, with the Basic credentials
     grep -qx "Basic $(printf user:s3cret | base64)" "$LEAK_LOG"
 }
+
+@test "a FIFO where a trust policy, a Docker config or a bundle should be answers at once" {
+    mkfifo "$T/policy.yaml" "$T/docker.json"
+    mkdir "$T/bundles"
+    mkfifo "$T/bundles/x.json"
+    d=sha256:289ba34eef4887600d6437289e94bb9ff4824882d24c89e025ec2b9cffe3fa28
+    s=sha256:4a1d11c84c9f3f6cbb0e2d75b5577921e241fd61da75cf5179564f4f9e95076e
+    # before: the plugin blocked in open(2) until its watchdog answered TIMEOUT
+    start=$(date +%s%N)
+    plugin "atcr.io/acme/app@$d" "$s" 880 "{trustPolicy: \"$T/policy.yaml\", timeoutMs: 5000}"
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    echo "$ms ms"
+    echo "$output" | jq -e '.isSuccess == false and .extensions.reason == "BAD_REQUEST" and
+        (.message | test("not a regular file"))'
+    [ "$ms" -lt 4000 ]
+    # a FIFO in bundleDir is skipped with a warning; the run goes on without it
+    plugin "atcr.io/acme/app@$d" "$s" 880 \
+        "{trustedDIDs: [\"$ALICE\"], bundleDir: \"$T/bundles\", timeoutMs: 5000}"
+    echo "$output" | jq -e '.isSuccess == false and .extensions.reason == "REGISTRY_ERROR"'
+    [[ "$stderr" == *"skipping bundle x.json"*"not a regular file"* ]]
+    # a FIFO for the Docker config: anonymous access with a warning, never a hang
+    run --separate-stderr timeout 20 "$CLI" discover "$REGISTRY/atv/app:good" --insecure-http \
+        --docker-config "$T/docker.json" --timeout 3000
+    echo "status $status: $stderr"
+    [ "$status" -eq 0 ]
+}

@@ -1,6 +1,10 @@
 /* Unit tests for common/buf.c and common/err.c. */
 #include "common/buf.h"
 #include "common/test.h"
+#include <unistd.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <stdio.h>
 
 #include <stdlib.h>
 
@@ -117,11 +121,48 @@ static void test_hex_and_err(void)
     CHECK_STR(err.reason, "bad_signature");
 }
 
+/* A path that names a FIFO, a directory or a device answers at once: a
+ * trust policy, a Docker config or a bundle planted as a FIFO without a
+ * writer would otherwise block the run forever. */
+static void test_read_file(void)
+{
+    char dir[] = "/tmp/atv-test-buf-XXXXXX", fifo[64], file[64];
+    struct atv_buf b;
+    struct atv_err err;
+    FILE *f;
+
+    if (mkdtemp(dir) == NULL) {
+        CHECK_MSG(0, "mkdtemp");
+        return;
+    }
+    (void)snprintf(fifo, sizeof fifo, "%s/p.json", dir);
+    (void)snprintf(file, sizeof file, "%s/f.json", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    f = fopen(file, "w");
+    CHECK(f != NULL && fputs("{}", f) >= 0 && fclose(f) == 0);
+    atv_buf_init(&b, 1024);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_buf_read_file(&b, fifo, &err), ATV_E_IO, &err);
+    CHECK(strstr(err.msg, "not a regular file") != NULL && b.len == 0);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_buf_read_file(&b, dir, &err), ATV_E_IO, &err);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_buf_read_file(&b, "/dev/zero", &err), ATV_E_IO, &err);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_buf_read_file(&b, file, &err), ATV_OK, &err);
+    CHECK(b.len == 2 && memcmp(b.ptr, "{}", 2) == 0);
+    atv_buf_cleanup(&b);
+    (void)unlink(fifo);
+    (void)unlink(file);
+    (void)rmdir(dir);
+}
+
 int main(void)
 {
     test_buf_caps();
     test_reader();
     test_base64();
     test_hex_and_err();
+    test_read_file();
     return atv_test_done();
 }

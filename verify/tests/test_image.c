@@ -411,6 +411,76 @@ static void test_index(struct atv_vfy_bundle *b)
     run_free(r);
 }
 
+/* With minSignatures 1 the plugin's own artifact decides: no discovery at
+ * all (its bundle holds no referrers list, so a listing would fail). */
+static void test_no_discovery(void)
+{
+    struct atv_vfy_bundle *b = NULL;
+    struct atv_err err;
+    const struct atv_vfy_image *v;
+    struct run *r;
+    char key[160];
+
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_vfy_bundle_new(&b, &err), ATV_OK, &err);
+    CHECK(add_image(b, "good"));
+    /* drop the listing: a copy without it */
+    (void)snprintf(key, sizeof key, REG "/atv/app@%s", img_str("good", "digest"));
+    struct atv_vfy_bundle *nolist = NULL;
+    CHECK_STATUS(atv_vfy_bundle_new(&nolist, &err), ATV_OK, &err);
+    static const enum atv_vfy_ev kinds[] = {ATV_VFY_EV_MANIFEST, ATV_VFY_EV_BLOB,
+                                            ATV_VFY_EV_DIDDOC, ATV_VFY_EV_RECORD};
+    json_t *sg = json_array_get(
+        json_object_get(json_object_get(json_object_get(fixture, "images"), "good"), "signatures"),
+        0);
+    const char *keys[] = {json_string_value(json_object_get(sg, "manifestDigest")),
+                          json_string_value(json_object_get(sg, "blobDigest")), ALICE,
+                          json_string_value(json_object_get(sg, "recordUri"))};
+    for (size_t i = 0; i < 4; i++) {
+        struct atv_bytes data;
+        long status = 0;
+        CHECK_STATUS(atv_vfy_bundle_get(b, kinds[i], keys[i], &status, &data, NULL, &err), ATV_OK,
+                     &err);
+        CHECK_STATUS(atv_vfy_bundle_put(nolist, kinds[i], keys[i], status, data, NOW, &err),
+                     ATV_OK, &err);
+    }
+    r = run_new(nolist, "trustedDIDs:\n  " ALICE ":\npolicies:\n  - {name: all, scope: \"**\"}\n");
+    v = verdict(r, "good", sig_of("good", 0));
+    CHECK(v->allowed && v->met && v->n_artifacts == 1);
+    /* the control: without a named artifact the listing is needed, and missing */
+    v = verdict(r, "good", NULL);
+    CHECK(!v->allowed && v->unlisted);
+    run_free(r);
+    atv_vfy_bundle_free(nolist);
+    atv_vfy_bundle_free(b);
+}
+
+/* An index of more than ATV_VFY_MAX_CHILDREN platforms is not judged by them. */
+static void test_index_too_big(struct atv_vfy_bundle *b)
+{
+    static char ix[16384];
+    char digest[80];
+    size_t w;
+    struct run *r;
+
+    w = (size_t)snprintf(ix, sizeof ix, "{\"schemaVersion\":2,\"mediaType\":"
+                                        "\"application/vnd.oci.image.index.v1+json\","
+                                        "\"manifests\":[");
+    for (unsigned i = 0; i <= ATV_VFY_MAX_CHILDREN; i++) {
+        w += (size_t)snprintf(ix + w, sizeof ix - w,
+                              "%s{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                              "\"digest\":\"%s\",\"size\":1,\"platform\":{\"os\":\"linux\","
+                              "\"architecture\":\"a%u\"}}",
+                              i > 0 ? "," : "", img_str("good", "digest"), i);
+    }
+    (void)snprintf(ix + w, sizeof ix - w, "]}");
+    put_index(b, ix, digest);
+    r = index_verdict(b, digest, ALICE);
+    CHECK(!r->v.allowed && r->v.is_index && r->v.reason == ATV_VFY_NO_SIGNATURE);
+    CHECK(strstr(r->v.message, "lists 65 platform manifests") != NULL);
+    run_free(r);
+}
+
 int main(void)
 {
     struct atv_vfy_bundle *b = NULL;
@@ -435,6 +505,8 @@ int main(void)
     test_actions(b);
     test_normalised_scope();
     test_index(b);
+    test_index_too_big(b);
+    test_no_discovery();
     atv_vfy_bundle_free(b);
     json_decref(fixture);
     return atv_test_done();
