@@ -1,8 +1,8 @@
 /* cli/image.c: atcr-verify IMAGE, discover, bundle export.
  *
- * Every check is verify/'s: this file turns flags into the plugin's
- * parameters, finds the signatures, calls atv_vfy_run once per signature and
- * applies the policy's minSignatures over distinct trusted DIDs. */
+ * Every check and every decision is verify/'s: this file turns flags into
+ * the plugin's parameters, asks atv_vfy_image_run for the image verdict and
+ * prints it (text or JSON) with its exit status. */
 /* realpath(3) is XSI */
 #define _XOPEN_SOURCE 700
 
