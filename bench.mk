@@ -21,7 +21,7 @@ BENCH_TS_ITERS ?= 300
 BENCH_STATIC   ?= build/static/atproto
 BENCH_BIN := $(BUILD)/bench/bench_proof $(BUILD)/bench/rusage
 
-.PHONY: bench bench-bin bench-gen bench-gen-check
+.PHONY: bench bench-bin bench-gen bench-gen-check tsgen-modules
 
 bench-bin: $(BENCH_BIN)
 
@@ -34,18 +34,18 @@ $(BUILD)/bench/rusage: $(BUILD)/obj/bench/rusage.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
 
-# The TypeScript side needs testdata/tsgen/node_modules (npm ci, as regen-check.sh does).
-testdata/tsgen/node_modules/@atproto/repo/package.json:
-	cd testdata/tsgen && npm ci --no-audit --no-fund
+# The TypeScript side needs testdata/tsgen/node_modules, as fresh as its lockfile.
+tsgen-modules:
+	sh testdata/tsgen/ensure-modules.sh
 
-bench: $(BUILD)/atproto $(BENCH_BIN) testdata/tsgen/node_modules/@atproto/repo/package.json
+bench: $(BUILD)/atproto $(BENCH_BIN) tsgen-modules
 	node bench/run.mjs --build $(BUILD) --static $(BENCH_STATIC) --runs $(BENCH_RUNS) \
 	    --ts-runs $(BENCH_TS_RUNS) --iters $(BENCH_ITERS) --ts-iters $(BENCH_TS_ITERS)
 
-bench-gen: testdata/tsgen/node_modules/@atproto/repo/package.json
+bench-gen: tsgen-modules
 	node --max-old-space-size=8192 bench/gen-bigrepo.mjs bench/proofs
 
-bench-gen-check: testdata/tsgen/node_modules/@atproto/repo/package.json
+bench-gen-check: tsgen-modules
 	rm -rf $(BUILD)/bench/proofs-regen
 	node --max-old-space-size=8192 bench/gen-bigrepo.mjs $(BUILD)/bench/proofs-regen
 	diff -r bench/proofs $(BUILD)/bench/proofs-regen && echo "bench-gen-check: bench/proofs is up to date"

@@ -3,22 +3,24 @@
 # and check that they are byte-identical to the committed copies:
 #   1. gen-proof.mjs  -> testdata/proofs/   (proof CARs)
 #   2. gen-ratify.mjs -> testdata/ratify/   (the Ratify plugin fixture, samples and policies)
-# Prints TAP (1..2), so it can run under `prove`:
+#   3. gen-plc.mjs    -> testdata/plc/      (did:plc audit logs checked by @did-plc/lib)
+# Prints TAP (1..3), so it can run under `prove`:
 #
 #     sh testdata/tsgen/regen-check.sh
 #     prove -e sh testdata/tsgen/regen-check.sh
 #
-# Runs `npm ci` in testdata/tsgen first when node_modules is missing or older than
-# package-lock.json (needs the npm registry once).  Works from any current directory.
+# Runs `npm ci` in testdata/tsgen first (ensure-modules.sh) when node_modules is missing or older
+# than package-lock.json (needs the npm registry once).  Works from any current directory.
 
 set -u
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd -P) || exit 1
 proofs="$here/../proofs"
 ratify="$here/../ratify"
+plc="$here/../plc"
 status=0
 
-echo '1..2'
+echo '1..3'
 
 tmp=
 cleanup() { [ -n "$tmp" ] && rm -rf -- "$tmp"; }
@@ -37,6 +39,7 @@ diag() {
 fail() {
     echo "not ok 1 - regenerated proof fixtures are byte-identical"
     echo "not ok 2 - regenerated Ratify fixture is byte-identical"
+    echo "not ok 3 - regenerated PLC logs are byte-identical"
     diag "$@"
     exit 1
 }
@@ -60,17 +63,16 @@ command -v node >/dev/null 2>&1 || fail 'node not found in PATH'
 command -v npm >/dev/null 2>&1 || fail 'npm not found in PATH'
 [ -d "$proofs" ] || fail "missing directory $proofs"
 [ -d "$ratify" ] || fail "missing directory $ratify"
+[ -d "$plc" ] || fail "missing directory $plc"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/regen-check.XXXXXX") || fail 'mktemp failed'
 
-# npm ci writes node_modules/.package-lock.json last; use it as the install stamp.
-stamp="$here/node_modules/.package-lock.json"
-if [ ! -f "$stamp" ] || [ "$here/package-lock.json" -nt "$stamp" ]; then
-    if ! (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm.log" 2>&1; then
-        fail "npm ci failed in $here" "$tmp/npm.log"
-    fi
+# npm ci when node_modules is missing or older than the lockfile (ensure-modules.sh)
+if ! sh "$here/ensure-modules.sh" >"$tmp/npm.log" 2>&1; then
+    fail "npm ci failed in $here" "$tmp/npm.log"
 fi
 
 check 1 'regenerated proof fixtures are byte-identical' gen-proof.mjs "$proofs"
 check 2 'regenerated Ratify fixture is byte-identical' gen-ratify.mjs "$ratify"
+check 3 'regenerated PLC logs are byte-identical' gen-plc.mjs "$plc"
 exit $status
