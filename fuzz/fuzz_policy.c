@@ -24,8 +24,8 @@ static const char *const fz_refs[] = {
     "localhost:5000/app",    "docker.io/library/alpine", "",
 };
 static const char *const fz_dids[] = {
-    "did:plc:atvaliceaaaaaaaaaaaaaaaa",
-    "did:plc:atvbobaaaaaaaaaaaaaaaaaa",
+    "did:plc:4u6icpunzhsdypzn4z7rivtb",
+    "did:plc:z3ldev3mt2q55amla32s6chp",
     "did:web:example.com",
     "did:plc:abc",
 };

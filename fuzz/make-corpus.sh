@@ -51,7 +51,7 @@ for f in "$td"/proofs/*/*.car; do
     cp "$f" "$out/proof/$curve-$(basename "$f")"
 done
 for f in "$td"/ratify/fixture/pds/*/*/*.car; do
-    acct=$(basename "$(dirname "$(dirname "$f")")" | sed 's/^did:plc:atv//; s/a*$//')
+    acct=$(basename "$(dirname "$(dirname "$f")")" | sed 's/^did:plc://' | cut -c1-8)
     cp "$f" "$out/car/pds-$acct-$(basename "$f" | cut -c1-12).car"
 done
 
@@ -124,7 +124,8 @@ for c in k256 p256; do
     cp "$td/proofs/$c/did-doc-legacy.json" "$out/diddoc/$c-did-doc-legacy.json"
 done
 for f in "$td"/ratify/fixture/plc/*.json; do
-    cp "$f" "$out/diddoc/plc-$(basename "$f" | sed 's/^did:plc:atv//; s/a*\.json$//').json"
+    case "$f" in *.log.json) continue ;; esac # operation logs: the plc corpus
+    cp "$f" "$out/diddoc/plc-$(basename "$f" .json | sed 's/^did:plc://' | cut -c1-8).json"
 done
 
 # ---- plc: the PLC interop operation logs (read in place), and single operations ----
@@ -133,6 +134,15 @@ for kind in valid invalid; do
     for f in "$plcvec/$kind"/*.json; do
         cp "$f" "$out/plc/$kind-$(basename "$f")"
     done
+done
+# the Ratify fixture's logs (without the PDS operation its servers append), and the logs
+# generated with @did-plc/lib (testdata/plc)
+for f in "$td"/ratify/fixture/plc/*.log.json; do
+    cp "$f" "$out/plc/fixture-$(basename "$f" .log.json | sed 's/^did:plc://' | cut -c1-8).json"
+done
+for f in "$td"/plc/*.json; do
+    case "$f" in */expect.json | */keys.json) continue ;; esac
+    cp "$f" "$out/plc/gen-$(basename "$f")"
 done
 for n in bskyapp legacy_dholms tombstone; do
     jq -c '.[-1].operation' "$plcvec/valid/log_$n.json" > "$out/plc/op-log_$n.json"

@@ -22,11 +22,12 @@ setup() {
     CLI="$BUILD/atcr-verify"
     # shellcheck disable=SC1091
     . "$STATE/env"
-    ALICE=did:plc:atvaliceaaaaaaaaaaaaaaaa
-    BOB=did:plc:atvbobaaaaaaaaaaaaaaaaaa
-    MALLORY=did:plc:atvmalloryaaaaaaaaaaaaaa
+    FXJ="$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json"
+    ALICE=$(jq -r .accounts.alice.did "$FXJ")
+    BOB=$(jq -r .accounts.bob.did "$FXJ")
+    MALLORY=$(jq -r .accounts.mallory.did "$FXJ")
     # the fixture's DIDs are made-up: its PLC serves documents, not operation logs
-    NET=(--plc "$PLC" --no-plc-audit-log --allow-loopback-http --insecure-http --no-verify-handle
+    NET=(--plc "$PLC" --allow-loopback-http --insecure-http --no-verify-handle
          --cache-dir "$BATS_TEST_TMPDIR/cache")
     IMG="$REGISTRY/atv/app"
 }
@@ -158,7 +159,7 @@ EOF
 
 @test "--config takes the plugin's parameters; flags win over it" {
     jq -n --arg plc "$PLC" --arg a "$ALICE" --arg c "$BATS_TEST_TMPDIR/cc" \
-        '{trustedDIDs: [$a], plcDirectory: $plc, plcAuditLog: false, allowLoopbackHTTP: true, verifyHandle: false,
+        '{trustedDIDs: [$a], plcDirectory: $plc, allowLoopbackHTTP: true, verifyHandle: false,
           cacheDir: $c}' > "$BATS_TEST_TMPDIR/params.json"
     run "$CLI" "$IMG:good" --config "$BATS_TEST_TMPDIR/params.json" --insecure-http
     [ "$status" -eq 0 ]

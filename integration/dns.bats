@@ -84,7 +84,7 @@ setup() {
     SAMPLE="$BATS_TEST_DIRNAME/../testdata/ratify/success-k256.json"
     # shellcheck disable=SC1091
     . "$STATE/env"
-    ALICE=did:plc:atvaliceaaaaaaaaaaaaaaaa
+    ALICE=$(jq -r .accounts.alice.did "$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json")
 }
 
 now_ms() {
@@ -154,7 +154,7 @@ plugin() { # TIMEOUT_MS|default [RESOLV_CONF]
     local t0
     t0=$(now_ms)
     run --separate-stderr timeout 30 "$IN_BH" "$RESOLV" "$CLI" "$REGISTRY/atv/app:good" \
-        --trusted-did "$ALICE" --plc "$PLC" --no-plc-audit-log --allow-loopback-http --insecure-http \
+        --trusted-did "$ALICE" --plc "$PLC" --allow-loopback-http --insecure-http \
         --cache-dir "$BATS_TEST_TMPDIR/cache" --timeout 3000 -o json
     elapsed=$(($(now_ms) - t0))
     echo "atcr-verify: exit $status in $elapsed ms"

@@ -5,6 +5,11 @@
 # port). Every case is run through integration/ratify/ratify-exec.js --check, exactly as Ratify
 # v1.4 runs the plugin, starting from testdata/ratify/success-k256.json (image good, signed by
 # alice): without a fault that request verifies, so each failure below is the fault's doing.
+# The plugin resolves alice's did:plc from the directory's audit log (GET /DID/log/audit,
+# plcAuditLog true, the default), which it verifies operation by operation: the PLC faults below
+# apply to that log. The cases about the directory's document itself (its 64 KiB cap, a document
+# that changes between calls) run in the weaker mode that reads GET /DID (plcAuditLog false).
+# Every DID comes from testdata/ratify/fixture/fixture.json.
 #
 # What every case must show: exit 0, one JSON verdict, isSuccess false (except the documented
 # limit, stale-deleted), the expected reason, and an answer inside timeoutMs (elapsedMs <
@@ -35,11 +40,21 @@ setup() {
     EXEC="$BATS_TEST_DIRNAME/ratify/ratify-exec.js"
     SUCCESS="$BATS_TEST_DIRNAME/../testdata/ratify/success-k256.json"
     STALE="$BATS_TEST_DIRNAME/faults/data/stale.json"
+    FIXTURE_JSON="$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json"
     [ -x "$PLUGIN" ] || { echo "no plugin at $PLUGIN (make BUILD=$BUILD all)" >&2; return 1; }
     envv() { sed -n "s/^$1=//p" "$FSTATE/env"; }
     CTL=$(envv CTL)
     REGISTRY=$(envv REGISTRY)
-    ALICE=did:plc:atvaliceaaaaaaaaaaaaaaaa
+    ALICE=$(jq -r .accounts.alice.did "$FIXTURE_JSON")
+    [[ "$ALICE" == did:plc:* ]]
+    WEAK='.stdin.config.plcAuditLog = false'
+    # image revoked (alice deleted its record): its subject and its signature manifest, as a jq
+    # filter on the success sample
+    REVOKED=$(jq -r '.images.revoked
+        | ".env.RATIFY_VERIFIER_SUBJECT = \"@REGISTRY@/atv/app@\(.digest)\""
+          + " | .stdin.referenceDesc.digest = \"\(.signature.manifestDigest)\""
+          + " | .stdin.referenceDesc.size = \(.signature.manifestSize)"' "$FIXTURE_JSON")
+    REVOKED_DIGEST=$(jq -r .images.revoked.digest "$FIXTURE_JSON")
     FAILED=""
 }
 
@@ -118,19 +133,27 @@ docker_config() {
 
 @test "baseline: the fault server without a fault serves a verification that succeeds" {
     fcase baseline "" 3000 success -
-    # the four requests of a verification, each answered with the real bytes
+    # the four requests of a verification, each answered with the real bytes; the PLC one is
+    # alice's audit log
     [ "$(count '.action == "200"')" -eq 4 ]
     [ "$(count '.role == "registry"')" -eq 2 ]
     [ "$(count '.role == "plc"')" -eq 1 ]
+    [ "$(count '.role == "plc" and .url == "/'"$ALICE"'/log/audit"')" -eq 1 ]
     [ "$(count '.role == "pds"')" -eq 1 ]
+    # the weak mode asks for the directory's document instead
+    fcase baseline-weak "" 3000 success - "$WEAK"
+    [ "$(count '.action == "200"')" -eq 4 ]
+    [ "$(count '.role == "plc" and .url == "/'"$ALICE"'"')" -eq 1 ]
 }
 
 @test "connection refused by each role: REGISTRY_ERROR, IDENTITY_ERROR, PDS_ERROR" {
-    # DEAD is a port nobody listens on. The PDS one: the DID document names DEADURL as the PDS.
+    # DEAD is a port nobody listens on. The PDS one: alice's log (signed afresh) moves her PDS to
+    # DEADURL; in the weak mode the directory's document names it.
     table \
         'refused-registry||3000|REGISTRY_ERROR|-|.env.RATIFY_VERIFIER_SUBJECT |= sub("@REGISTRY@"; "@DEAD@")' \
         'refused-plc||3000|IDENTITY_ERROR|did|.stdin.config.plcDirectory = "@DEADURL@"' \
-        'refused-pds|plc=pdsdead|3000|PDS_ERROR|did'
+        'refused-pds|plc=pdsdead|3000|PDS_ERROR|did' \
+        "refused-pds-weak|plc=pdsdead|3000|PDS_ERROR|did|$WEAK"
 }
 
 @test "a stall before the status line, at each request: TIMEOUT inside timeoutMs 1500" {
@@ -150,7 +173,7 @@ docker_config() {
 }
 
 @test "a slow drip (1 byte per 100 ms), at each request: TIMEOUT inside timeoutMs 1500" {
-    # every body is > 600 bytes, so a drip needs > 60 s: the one deadline of the session must
+    # every body (the PLC log too) is > 600 bytes, so a drip needs > 60 s: the one deadline of the session must
     # end it, not a per-read timeout that each byte would reset
     table \
         'drip-manifest|registry=drip:manifest|1500|TIMEOUT|-' \
@@ -185,7 +208,7 @@ docker_config() {
 }
 
 @test "a truncated body (Content-Length larger than what is sent, then close), and an empty reply" {
-    # a transport failure, not a timeout and not a parse of half a document
+    # a transport failure, not a timeout and not a parse of half a document (or of half a log)
     table \
         'truncate-manifest|registry=truncate:manifest|3000|REGISTRY_ERROR|-' \
         'truncate-blob|registry=truncate:blob|3000|REGISTRY_ERROR|-' \
@@ -197,29 +220,35 @@ docker_config() {
         'reset-pds|pds=reset|3000|PDS_ERROR|did'
 }
 
-@test "bodies over the caps: manifest and blob, DID document (64 KiB), CAR (8 MiB)" {
+@test "bodies over the caps: manifest and blob, PLC log (4 MiB), DID document (64 KiB), CAR (8 MiB)" {
     # Registry: the signature manifest (880 bytes) and blob (737 bytes) are fetched by
     # descriptor, so a 5 MiB body (> the 4 MiB caps) is cut at descriptor size + 1 and is
     # DIGEST_MISMATCH (the registry's bytes are not the descriptor's), whether the size is
     # announced (Content-Length) or streamed (chunked). A descriptor that itself says 5 MiB is
-    # refused before any request: REGISTRY_ERROR. The DID document and the CAR have no descriptor:
-    # the caps themselves hold, exactly at the boundary (the messages name the cap, which is what
-    # tells the cap from a parse error here).
+    # refused before any request: REGISTRY_ERROR. The PLC log, the DID document and the CAR have
+    # no descriptor: the caps themselves hold, exactly at the boundary (the messages name the cap,
+    # which is what tells the cap from a parse error here). The log's cap is ATV_MAX_PLC_LOG_JSON
+    # (4 MiB), the document's ATV_MAX_DIDDOC (64 KiB), which only the weak mode fetches.
     big5=$((5 << 20))
+    log=$((4 << 20))
     table \
         'big-manifest|registry=big:manifest|3000|DIGEST_MISMATCH|-' \
         'bigchunked-manifest|registry=bigchunked:manifest|3000|DIGEST_MISMATCH|-' \
         'big-blob|registry=big:blob|3000|DIGEST_MISMATCH|-' \
         'bigchunked-blob|registry=bigchunked:blob|3000|DIGEST_MISMATCH|-' \
         "bigdesc-manifest||3000|REGISTRY_ERROR|-|.stdin.referenceDesc.size = $big5" \
-        'diddoc-at-cap|plc=pad=65536|3000|success|-' \
-        'diddoc-cap+1|plc=pad=65537|3000|IDENTITY_ERROR|did|.expect.messageContains = "over the cap of 65536"' \
-        'diddoc-cap+1-chunked|plc=bigchunked=65537|3000|IDENTITY_ERROR|did|.expect.messageContains = "over the cap of 65536"' \
+        "plclog-at-cap|plc=pad=$log|3000|success|-" \
+        "plclog-cap+1|plc=pad=$((log + 1))|3000|IDENTITY_ERROR|did|.expect.messageContains = \"over the cap of $log\"" \
+        "plclog-cap+1-chunked|plc=bigchunked=$((log + 1))|3000|IDENTITY_ERROR|did|.expect.messageContains = \"over the cap of $log\"" \
+        "diddoc-at-cap|plc=pad=65536|3000|success|-|$WEAK" \
+        "diddoc-cap+1|plc=pad=65537|3000|IDENTITY_ERROR|did|$WEAK | .expect.messageContains = \"over the cap of 65536\"" \
+        "diddoc-cap+1-chunked|plc=bigchunked=65537|3000|IDENTITY_ERROR|did|$WEAK | .expect.messageContains = \"over the cap of 65536\"" \
         'car-cap+1|pds=big=8388609|3000|PDS_ERROR|did|.expect.messageContains = "over the cap of 8388608"' \
         'car-cap+1-chunked|pds=bigchunked=8388609|3000|PDS_ERROR|did|.expect.messageContains = "over the cap of 8388608"' \
         'car-at-cap|pds=bigchunked=8388608|3000|PDS_ERROR|did|.expect.extensions.detail = "malformed_proof"'
     # car-at-cap: 8 MiB passes the transport cap and the CAR reader then refuses the zero
     # padding (a CAR must not carry trailing bytes): the other side of the boundary.
+    # plclog-at-cap and diddoc-at-cap: the padding is spaces after the JSON, which stays valid.
     # bigdesc-manifest: no manifest request reached the registry
     fcase bigdesc-manifest-again "" 3000 REGISTRY_ERROR - ".stdin.referenceDesc.size = $big5"
     [ "$(count '.role == "registry"')" -eq 0 ]
@@ -232,13 +261,18 @@ docker_config() {
         'ctype-docker|registry=ctype=application/vnd.docker.distribution.manifest.v2%2Bjson:manifest|3000|REGISTRY_ERROR|-|.expect.messageContains = "Content-Type"'
 }
 
-@test "one byte tampered: manifest and blob DIGEST_MISMATCH, CAR PDS_ERROR" {
+@test "one byte tampered: manifest and blob DIGEST_MISMATCH, CAR PDS_ERROR, PLC log IDENTITY_ERROR" {
     # same length, one bit flipped in the middle: only the hash can tell. For the CAR the block
-    # no longer hashes to its CID: a bad answer from the PDS (no signature was checked yet)
+    # no longer hashes to its CID: a bad answer from the PDS (no signature was checked yet). For
+    # the PLC log the flip makes it malformed JSON or an invalid log (a field, a CID or a
+    # signature that no longer holds): either way the identity cannot be trusted
     table \
         'tamper-manifest|registry=tamper:manifest|3000|DIGEST_MISMATCH|-' \
         'tamper-blob|registry=tamper:blob|3000|DIGEST_MISMATCH|-' \
-        'tamper-car|pds=tamper|3000|PDS_ERROR|did|.expect.extensions.detail = "block_hash_mismatch"'
+        'tamper-car|pds=tamper|3000|PDS_ERROR|did|.expect.extensions.detail = "block_hash_mismatch"' \
+        'tamper-plclog|plc=tamper|3000|IDENTITY_ERROR|did'
+    # the PDS was not asked on the word of a tampered log
+    [ "$(count '.role == "pds"')" -eq 0 ]
 }
 
 @test "a redirect loop: stops after at most 3 redirects, for each role" {
@@ -306,12 +340,15 @@ docker_config() {
         '503-pds|pds=status=503|3000|PDS_ERROR|did'
 }
 
-@test "a DID document that changes between calls: didCacheTTL 0 follows it, a warm cache does not" {
-    # flip: the PLC's first answer is alice's document, every later one the same document with
-    # another key (a key rotation, or a directory that lies)
+@test "weak mode: a DID document that changes between calls: didCacheTTL 0 follows it, a warm cache does not" {
+    # About the document cache of the weak mode (plcAuditLog false), where the directory's
+    # document is all there is: in log mode the rollback guard would keep a "plchead" entry in
+    # the cache dir even with didCacheTTL 0, and a changed key must be a signed operation (next
+    # test). flip: the PLC's first answer is alice's document, every later one the same document
+    # with another key (a key rotation, or a directory that lies)
     cache="$BATS_TEST_TMPDIR/cache0"
     mkdir "$cache"
-    ttl0='.stdin.config.didCacheTTL = 0'
+    ttl0="$WEAK"' | .stdin.config.didCacheTTL = 0'
     faults plc=flip
     run node "$EXEC" --plugin "$PLUGIN" --env-file "$FSTATE/env" --check --cache-dir "$cache" \
         <(jq "$ttl0" "$SUCCESS")
@@ -325,6 +362,7 @@ docker_config() {
     echo "ttl 0, second: $output"
     [ "$status" -eq 0 ]
     [ "$(count '.role == "plc"')" -eq 2 ]
+    [ "$(count '.role == "plc" and .url == "/'"$ALICE"'"')" -eq 2 ]
     # didCacheTTL 0 neither reads nor writes the cache
     [ -z "$(ls -A "$cache")" ]
     echo "# didCacheTTL 0: first call success, second call SIGNATURE_INVALID (2 PLC requests)" >&3
@@ -333,7 +371,7 @@ docker_config() {
     # the second run never asks the PLC, so it does not see the new key and still succeeds
     cache="$BATS_TEST_TMPDIR/cache300"
     mkdir "$cache"
-    ttl300='.stdin.config.didCacheTTL = 300'
+    ttl300="$WEAK"' | .stdin.config.didCacheTTL = 300'
     faults plc=flip
     for i in 1 2; do
         run node "$EXEC" --plugin "$PLUGIN" --env-file "$FSTATE/env" --check --cache-dir "$cache" \
@@ -367,13 +405,53 @@ docker_config() {
     echo "# flip-rev with didCacheTTL 300: SIGNATURE_INVALID twice (cached other-key doc), then ttl 0: success" >&3
 }
 
+@test "log mode: a directory that puts another key in the last operation, not re-signed: IDENTITY_ERROR" {
+    # otherkey on the log: the last operation's verificationMethods.atproto is fixture.json's
+    # claimedWrongKey and its entry's cid is recomputed to match, but the directory cannot sign
+    # with alice's rotation key: the verifier must refuse the log (plc_log_invalid) and never use
+    # the forged key, so the PDS is never asked
+    fcase otherkey-log plc=otherkey 3000 IDENTITY_ERROR did '
+        .expect.extensions.detail = "plc_log_invalid" | .expect.messageContains = "signature"'
+    [ "$(count '.role == "plc" and .url == "/'"$ALICE"'/log/audit"')" -eq 1 ]
+    [ "$(count '.role == "plc" and (.action | contains("log with another key"))')" -eq 1 ]
+    [ "$(count '.role == "pds"')" -eq 0 ]
+    # control, the weak mode: the same lie in the directory's document is believed, the PDS is
+    # asked, and only the commit's signature (by alice's real key) tells: SIGNATURE_INVALID
+    fcase otherkey-weak plc=otherkey 3000 SIGNATURE_INVALID did "$WEAK"
+    [ "$(count '.role == "plc" and (.action | contains("doc with another key"))')" -eq 1 ]
+    [ "$(count '.role == "pds"')" -eq 1 ]
+
+    # flip, didCacheTTL 0: the real log first (success), then the forged one, which is refused
+    # (where the weak mode followed the new key to SIGNATURE_INVALID)
+    cache="$BATS_TEST_TMPDIR/cachelog"
+    mkdir "$cache"
+    faults plc=flip
+    jq '.stdin.config.didCacheTTL = 0' "$SUCCESS" > "$BATS_TEST_TMPDIR/first.json"
+    run node "$EXEC" --plugin "$PLUGIN" --env-file "$FSTATE/env" --check --cache-dir "$cache" \
+        "$BATS_TEST_TMPDIR/first.json"
+    echo "log, ttl 0, first: $output"
+    [ "$status" -eq 0 ]
+    jq '.stdin.config.didCacheTTL = 0 | .expect = {exitCode: 0, isSuccess: false, reason: "IDENTITY_ERROR",
+        extensions: {reason: "IDENTITY_ERROR", detail: "plc_log_invalid", did: "'"$ALICE"'"}}' \
+        "$SUCCESS" > "$BATS_TEST_TMPDIR/second.json"
+    run node "$EXEC" --plugin "$PLUGIN" --env-file "$FSTATE/env" --check --cache-dir "$cache" \
+        "$BATS_TEST_TMPDIR/second.json"
+    echo "log, ttl 0, second: $output"
+    [ "$status" -eq 0 ]
+    [ "$(count '.role == "plc"')" -eq 2 ]
+    [ "$(count '.role == "pds"')" -eq 1 ]
+    echo "# log mode: the forged key refused (plc_log_invalid), the PDS never asked on its word" >&3
+}
+
 @test "the PDS serves an older commit signed by a rotated-out key: SIGNATURE_INVALID" {
     # integration/faults/data/stale-oldkey.car (gen-stale.mjs): alice's repository at an older
-    # rev, record of image good present, signed by a key her DID document no longer lists
+    # rev, record of image good present, signed by a key that is not her atproto key (no
+    # operation of her verified PLC log names it; it stands for a rotated-out key)
     rev=$(jq -r .oldkey.rev "$STALE")
     fcase stale-oldkey pds=stale-oldkey 3000 SIGNATURE_INVALID did
     [ "$(count '.role == "pds" and (.action | contains("stale commit"))')" -eq 1 ]
     [ "$rev" \< "$(jq -r .currentRev "$STALE")" ]
+    [ "$(jq -r .did "$STALE")" = "$ALICE" ]
 }
 
 @test "KNOWN LIMIT: with no earlier view of the account, an older validly signed commit verifies" {
@@ -390,24 +468,19 @@ docker_config() {
     cid=$(jq -r .deleted.commitCid "$STALE")
     fcase stale-deleted pds=stale-deleted 3000 success - '
         .description = "image revoked, older commit"
-        | .env.RATIFY_VERIFIER_SUBJECT = "@REGISTRY@/atv/app@sha256:d4e72f7959869f4943967f7ccbb64e3b60a60d45f8abf4cfe1bca0ed4bb5be12"
-        | .stdin.referenceDesc.digest = "sha256:7c98fa69bbc2889bd43b48ce611f44457ab7dd4264bcb23c5867aa6cdfa2d72c"
+        | '"$REVOKED"'
         | .expect = {exitCode: 0, isSuccess: true,
                      extensions: {did: "'"$ALICE"'", commitRev: "'"$rev"'", commitCid: "'"$cid"'",
-                                  subjectDigest: "sha256:d4e72f7959869f4943967f7ccbb64e3b60a60d45f8abf4cfe1bca0ed4bb5be12"}}'
+                                  subjectDigest: "'"$REVOKED_DIGEST"'"}}'
     [ "$(count '.role == "pds" and (.action | contains("stale commit"))')" -eq 1 ]
     # the same request against the current commit is refused: the record is gone
-    fcase stale-deleted-control "" 3000 RECORD_NOT_FOUND did '
-        .env.RATIFY_VERIFIER_SUBJECT = "@REGISTRY@/atv/app@sha256:d4e72f7959869f4943967f7ccbb64e3b60a60d45f8abf4cfe1bca0ed4bb5be12"
-        | .stdin.referenceDesc.digest = "sha256:7c98fa69bbc2889bd43b48ce611f44457ab7dd4264bcb23c5867aa6cdfa2d72c"'
+    fcase stale-deleted-control "" 3000 RECORD_NOT_FOUND did "$REVOKED"
 }
 
 @test "after a newer commit was seen, an older validly signed one is refused (stale_commit)" {
     cache="$BATS_TEST_TMPDIR/revcache"
     mkdir "$cache"
-    revoked='.env.RATIFY_VERIFIER_SUBJECT = "@REGISTRY@/atv/app@sha256:d4e72f7959869f4943967f7ccbb64e3b60a60d45f8abf4cfe1bca0ed4bb5be12"
-        | .stdin.referenceDesc.digest = "sha256:7c98fa69bbc2889bd43b48ce611f44457ab7dd4264bcb23c5867aa6cdfa2d72c"
-        | .stdin.config.didCacheTTL = 300'
+    revoked="$REVOKED"' | .stdin.config.didCacheTTL = 300'
     # 1. the current commit (record deleted): RECORD_NOT_FOUND, and its rev is remembered
     faults "" || false
     jq "$revoked"' | .expect = {exitCode: 0, isSuccess: false, reason: "RECORD_NOT_FOUND"}' \
@@ -448,7 +521,7 @@ docker_config() {
     tail -n 1 "$req" > "$BATS_TEST_TMPDIR/stdin.json"
     subject=$(sed -n 's/^RATIFY_VERIFIER_SUBJECT=//p' "$req")
     [ -n "$subject" ]
-    rm -rf "${cache:?}"/* # the 100 start from an empty cache and race to fill it
+    find "${cache:?}" -mindepth 1 -delete # the 100 start from an empty cache and race to fill it
     [ -z "$(ls -A "$cache")" ]
     out="$BATS_TEST_TMPDIR/out"
     mkdir "$out"
@@ -481,7 +554,8 @@ docker_config() {
     done
     echo "# 100 at once: $((100 - bad)) succeeded, all done in $wall ms" >&3
     [ "$bad" -eq 0 ]
-    # nothing but whole entries: one per key (the one DID under the one PLC URL), no temporary file
+    # nothing but whole entries: one per key (the verified state of the one DID's log under the
+    # one PLC URL, its PLC head and its repository rev), no temporary file
     ls -la "$cache"
     node "$BATS_TEST_DIRNAME/faults/check-cache.js" "$cache" "$(senv PLC)" "$ALICE"
     [ -z "$(find "$cache" -name '.tmp-*')" ]

@@ -27,14 +27,14 @@ teardown() {
 # edits it. Writes $T/NAME.json.
 sample() { # NAME [JQ-FILTER] [REGISTRY]
     reg="${3:-127.0.0.1:1}"
-    jq -n --arg reg "$reg" --arg img "$IMG" --arg sig "$SIG" '{
+    jq -n --arg reg "$reg" --arg img "$IMG" --arg sig "$SIG" --arg alice "$(jq -r .accounts.alice.did "$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json")" '{
       description: "plugin-protocol.bats",
       env: {RATIFY_VERIFIER_COMMAND: "VERIFY",
             RATIFY_VERIFIER_SUBJECT: ($reg + "/atv/app@" + $img),
             RATIFY_VERIFIER_VERSION: "1.0.0"},
       stdin: {config: {name: "verifier-atproto", type: "atproto",
                        artifactTypes: "application/vnd.atproto.signature.v1+json",
-                       trustedDIDs: ["did:plc:atvaliceaaaaaaaaaaaaaaaa"],
+                       trustedDIDs: [$alice],
                        plcDirectory: "http://127.0.0.1:1", allowLoopbackHTTP: true,
                        cacheDir: "@CACHE@", timeoutMs: 1500, verifyHandle: false},
               storeConfig: {version: "1.0.0", pluginBinDirs: null,

@@ -63,9 +63,9 @@ in_root() {
 # request REGISTRY [USEHTTP]: a Ratify request for image good's signature
 # manifest; writes the stdin file and sets $ENV_SUBJECT.
 request() {
-    jq -n --arg usehttp "${2:-true}" --arg digest "$SIG_DIGEST" '{
+    jq -n --arg usehttp "${2:-true}" --arg digest "$SIG_DIGEST" --arg alice "$(jq -r .accounts.alice.did "$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json")" '{
         config: {name: "verifier-atproto", type: "atproto", cacheDir: "/tmp/cache",
-                 trustedDIDs: ["did:plc:atvaliceaaaaaaaaaaaaaaaa"], allowLoopbackHTTP: true},
+                 trustedDIDs: [$alice], allowLoopbackHTTP: true},
         storeConfig: {version: "1.0.0", pluginBinDirs: null,
                       store: {name: "oras", useHttp: ($usehttp == "true")}},
         referenceDesc: {mediaType: "application/vnd.oci.image.manifest.v1+json",

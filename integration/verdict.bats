@@ -24,11 +24,12 @@ setup() {
     # shellcheck disable=SC1091
     . "$STATE/env"
     FX="$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json"
-    ALICE=did:plc:atvaliceaaaaaaaaaaaaaaaa
-    BOB=did:plc:atvbobaaaaaaaaaaaaaaaaaa
+    ALICE=$(jq -r .accounts.alice.did "$FX")
+    BOB=$(jq -r .accounts.bob.did "$FX")
+    MALLORY=$(jq -r .accounts.mallory.did "$FX")
+    STALL=$(jq -r .accounts.stall.did "$FX")
     T="$BATS_TEST_TMPDIR"
-    # the fixture's DIDs are made-up: its PLC serves documents, not operation logs
-    NET=(--plc "$PLC" --no-plc-audit-log --allow-loopback-http --insecure-http --no-verify-handle
+    NET=(--plc "$PLC" --allow-loopback-http --insecure-http --no-verify-handle
          --cache-dir "$T/cache")
 }
 
@@ -42,7 +43,7 @@ sig() { # IMAGE N: the Nth signature manifest's digest and size
 plugin() { # SUBJECT SIGDIGEST SIZE CONFIG-JQ
     jq -n --arg plc "$PLC" --arg cache "$T/cache" --arg sig "$2" --argjson size "$3" \
         --arg http "${STORE_HTTP:-1}" '{
-        config: {name: "verifier-atproto", type: "atproto", plcDirectory: $plc, plcAuditLog: false,
+        config: {name: "verifier-atproto", type: "atproto", plcDirectory: $plc,
                  allowLoopbackHTTP: true, cacheDir: $cache, verifyHandle: false},
         storeConfig: {version: "1.0.0", store: {name: "oras", useHttp: ($http == "1")}},
         referenceDesc: {mediaType: "application/vnd.oci.image.manifest.v1+json",
@@ -76,7 +77,7 @@ EOF
     [ "$status" -eq 0 ]
     echo "$output" | jq -e '.isSuccess == false and
         .extensions.reason == "INSUFFICIENT_SIGNATURES" and .extensions.detail == "have 1 of 2" and
-        .extensions.minSignatures == "2" and .extensions.did == "did:plc:atvaliceaaaaaaaaaaaaaaaa"'
+        .extensions.minSignatures == "2" and .extensions.did == "'"$ALICE"'"'
     # the CLI refuses the same image with the same file, for the same reason
     run --separate-stderr "$CLI" "$REGISTRY/atv/app:good" --policy "$p" "${NET[@]}" -o json
     [ "$status" -eq 1 ]
@@ -100,12 +101,12 @@ EOF
     read -r s size < <(sig good 0)
     plugin "$REGISTRY/atv/app@$(digest good)" "$s" "$size" "{trustedDIDs: [\"$ALICE\"]}"
     # the artifact's own words: it decided alone
-    echo "$output" | jq -e '.isSuccess == true and .extensions.signers == "did:plc:atvaliceaaaaaaaaaaaaaaaa" and
+    echo "$output" | jq -e '.isSuccess == true and .extensions.signers == "'"$ALICE"'" and
         (.message | startswith("ATProto signature verified"))' 
     # its artifact fails: its own reason, whatever the others say
     read -r s size < <(sig multibad 1)
     plugin "$REGISTRY/atv/app@$(digest multibad)" "$s" "$size" \
-        "{trustedDIDs: [\"$ALICE\", \"did:plc:atvmalloryaaaaaaaaaaaaaa\"]}"
+        "{trustedDIDs: [\"$ALICE\", \"$MALLORY\"]}"
     echo "$output" | jq -e '.isSuccess == false and .extensions.reason == "SIGNATURE_INVALID"'
 }
 
@@ -234,7 +235,7 @@ EOF
     c="$T/foreign-cache"
     mkdir -m 0755 "$c"
     chown 65534:65534 "$c"
-    run --separate-stderr "$CLI" "$REGISTRY/atv/app:good" --trusted-did "$ALICE" --plc "$PLC" --no-plc-audit-log \
+    run --separate-stderr "$CLI" "$REGISTRY/atv/app:good" --trusted-did "$ALICE" --plc "$PLC" \
         --allow-loopback-http --insecure-http --no-verify-handle --cache-dir "$c" -o json
     [ "$status" -eq 0 ]
     [[ "$stderr" == *"rollback guard is off"* ]]
@@ -250,7 +251,7 @@ EOF
 
 @test "--timeout is the whole run: a stalled DID never holds the CLI past it" {
     start=$(date +%s%N)
-    run --separate-stderr "$CLI" "$REGISTRY/atv/app:stall" --trusted-did did:plc:atvstallaaaaaaaaaaaaaaaa \
+    run --separate-stderr "$CLI" "$REGISTRY/atv/app:stall" --trusted-did "$STALL" \
         "${NET[@]}" --timeout 1500 -o json
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
     echo "status $status after $ms ms: $output"
@@ -299,8 +300,8 @@ teardown() {
     mkdir -p "$T/docker"
     printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$LEAK_PORT" "$(printf user:s3cret | base64)" \
         > "$T/docker/config.json"
-    jq -nc --arg c "$T/docker/config.json" '{config: {name: "v", type: "atproto",
-        trustedDIDs: ["did:plc:atvaliceaaaaaaaaaaaaaaaa"], timeoutMs: 3000},
+    jq -nc --arg c "$T/docker/config.json" --arg a "$ALICE" '{config: {name: "v", type: "atproto",
+        trustedDIDs: [$a], timeoutMs: 3000},
         storeConfig: {version: "1.0.0", store: {name: "oras", useHttp: true,
                       authProvider: {name: "dockerConfig", configPath: $c}}},
         referenceDesc: {mediaType: "application/vnd.oci.image.manifest.v1+json", size: 880,

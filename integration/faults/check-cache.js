@@ -3,30 +3,42 @@
 // check-cache.js -- checks that a DID cache directory (common/cache.c) holds only whole, valid
 // entries: no temporary file left behind, and every file a complete entry for a known key.
 //
-//   node check-cache.js DIR PLC_URL DID...
+//   node check-cache.js [--weak] DIR PLC_URL DID...
 //
-// An entry is DIR/hex(sha256("PLC_URL DID")).json, mode 0600, a regular file holding
-// "atv-cache-v1 <unix seconds> <hex sha256 of body> <body length>\n" and then exactly that body,
-// which must be a JSON DID document whose id is the DID. The rollback guard's entries
-// (hex(sha256("rev DID")).json, body a 13-character TID) are checked the same way, and each
-// DID may have one. Prints one line per file; exits 1 on
-// the first kind of problem found in any file (all are reported), 0 when every file is valid
-// and every DID has its entry.
+// An entry is DIR/hex(sha256(KEY)).json, mode 0600, a regular file holding
+// "atv-cache-v1 <unix seconds> <hex sha256 of body> <body length>\n" and then exactly that body.
+// Every DID must have its document entry, a JSON DID document whose id is the DID: KEY
+// "plclog PLC_URL DID" (the state of the DID's verified PLC log, plcAuditLog true, the default),
+// or with --weak "PLC_URL DID" (the directory's document, plcAuditLog false). Each DID may also
+// have the guards' entries, checked the same way: "rev DID" (the newest repository rev seen, body
+// a 13-character TID) and, in log mode, "plchead DID" (the CID of the newest PLC operation seen,
+// body a base32 CIDv1). DIR/.lock, the lock file of the compare-and-set that moves the PLC head,
+// may be there too: a regular file of mode 0600. Prints one line per file; exits 1 on the first
+// kind of problem found in any file (all are reported), 0 when every file is valid and every DID
+// has its entry.
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const hex = (b) => crypto.createHash('sha256').update(b).digest('hex');
+const file = (key) => `${hex(key)}.json`;
 
 function main() {
-  const [dir, plc, ...dids] = process.argv.slice(2);
+  const argv = process.argv.slice(2);
+  const weak = argv[0] === '--weak';
+  const [dir, plc, ...dids] = weak ? argv.slice(1) : argv;
   if (!dir || !plc || dids.length === 0) {
-    process.stderr.write('usage: node check-cache.js DIR PLC_URL DID...\n');
+    process.stderr.write('usage: node check-cache.js [--weak] DIR PLC_URL DID...\n');
     return 2;
   }
-  const want = new Map(dids.map((d) => [`${hex(`${plc} ${d}`)}.json`, d]));
-  const revs = new Map(dids.map((d) => [`${hex(`rev ${d}`)}.json`, d]));
+  const want = new Map(dids.map((d) => [file(weak ? `${plc} ${d}` : `plclog ${plc} ${d}`), d]));
+  // the guards' entries: name -> {did, what, shape of the body}
+  const guards = new Map();
+  for (const d of dids) {
+    guards.set(file(`rev ${d}`), { did: d, what: 'rev', re: /^[2-7a-z]{13}$/, shape: 'a TID' });
+    if (!weak) guards.set(file(`plchead ${d}`), { did: d, what: 'PLC head', re: /^b[a-z2-7]{50,100}$/, shape: 'a CID' });
+  }
   const seen = new Set();
   let bad = 0;
   const names = fs.readdirSync(dir);
@@ -37,8 +49,13 @@ function main() {
     if (!st.isFile()) problems.push('not a regular file');
     if ((st.mode & 0o777) !== 0o600) problems.push(`mode ${(st.mode & 0o777).toString(8)}, want 600`);
     const did = want.get(name);
-    const revOf = revs.get(name);
-    if (did === undefined && revOf === undefined) problems.push('not the entry of any expected key (a temporary or stray file)');
+    const guard = guards.get(name);
+    if (name === '.lock') {
+      process.stdout.write(`${name}: ${problems.length === 0 ? 'the lock file' : problems.join('; ')}\n`);
+      if (problems.length > 0) bad++;
+      continue;
+    }
+    if (did === undefined && guard === undefined) problems.push('not the entry of any expected key (a temporary or stray file)');
     if (st.isFile()) {
       const b = fs.readFileSync(p);
       const nl = b.indexOf(0x0a);
@@ -48,8 +65,8 @@ function main() {
         const body = b.subarray(nl + 1);
         if (body.length !== Number(m[3])) problems.push(`body of ${body.length} bytes, header says ${m[3]}`);
         if (hex(body) !== m[2]) problems.push('body hash differs from the header');
-        if (revOf !== undefined) {
-          if (!/^[2-7a-z]{13}$/.test(body.toString('latin1'))) problems.push('rev entry is not a TID');
+        if (guard !== undefined) {
+          if (!guard.re.test(body.toString('latin1'))) problems.push(`${guard.what} entry is not ${guard.shape}`);
         } else {
           try {
             const doc = JSON.parse(body.toString('utf8'));
@@ -61,13 +78,13 @@ function main() {
       }
     }
     if (did !== undefined && problems.length === 0) seen.add(name);
-    const what = revOf !== undefined ? `valid rev entry for ${revOf}` : `valid entry for ${did}`;
+    const what = guard !== undefined ? `valid ${guard.what} entry for ${guard.did}` : `valid entry for ${did}`;
     process.stdout.write(`${name}: ${problems.length === 0 ? what : problems.join('; ')}\n`);
     if (problems.length > 0) bad++;
   }
   for (const [name, d] of want) {
     if (!seen.has(name)) {
-      process.stdout.write(`${name}: missing (the entry for ${d})\n`);
+      process.stdout.write(`${name}: missing (the ${weak ? 'document' : 'verified log'} entry for ${d})\n`);
       bad++;
     }
   }

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 // fault-server.js -- a misbehaving registry, PLC directory and PDS for integration/faults.bats.
-// Node's http module only, no npm dependencies; 127.0.0.1 (and 127.0.0.2 for the cross-host
-// redirect) only.
+// Node's http module, plus ../fixture/plc-log.js (the official @did-plc/lib that
+// testdata/tsgen/ensure-modules.sh installs; up.sh runs it) to sign each DID's PDS operation;
+// 127.0.0.1 (and 127.0.0.2 for the cross-host redirect) only.
 //
 //   node fault-server.js FIXTUREDIR STATE [--lifetime S] [--pds-port N]
 //
@@ -12,7 +13,14 @@
 //   registry  127.0.0.1:P and 127.0.0.2:P (same port): /v2/, /v2/atv/app/manifests/REF and
 //             /blobs/DIGEST from fixture/registry (by digest, and manifests by tag), with
 //             Content-Type, Content-Length and Docker-Content-Digest; /token hands out a token.
-//   plc       GET /DID: fixture/plc/DID.json with "@PDS@" replaced by this server's PDS URL.
+//   plc       GET /DID/log/audit: the DID's audit log (the verifier's default, plcAuditLog true):
+//             fixture/plc/DID.log.json plus the operation plc-log.js signs to move the PDS to this
+//             server's PDS URL ("@PDS500@" accounts: to DEADURL); a tombstoned log as it is;
+//             404 for a DID without a log. GET /DID: the directory's document (the weaker
+//             plcAuditLog false mode): fixture/plc/DID.json with "@PDS@" replaced by the PDS URL
+//             ("@PDS500@" by DEADURL) for plc "log" accounts, 410 for "tombstone", 404 otherwise
+//             (aliases share another account's DID and are no entry of their own). The logs are
+//             signed once, when the ports are known and before STATE/env is written.
 //   pds       GET /xrpc/com.atproto.sync.getRecord: fixture/pds/DID/COLLECTION/RKEY.car, or 400
 //             RecordNotFound.
 //   ctl       GET /set?registry=F&plc=F&pds=F&auth=basic  sets the faults (a role not named is
@@ -20,6 +28,7 @@
 //             the in-memory log; GET /log answers the requests since the last /set, one JSON
 //             object a line: {seq, role, local, method, url, auth, fault, action}.
 // A fault is NAME[=ARG][:TARGET]. TARGET (registry only) is manifest, blob or any (the default).
+// The plc faults apply alike to the log and to the document, whichever the client asks for.
 //   good             serve as above
 //   refused          (not a mode: point the plugin at DEAD / DEADURL, a port nobody listens on)
 //   reset            close the connection at once, no answer
@@ -27,7 +36,8 @@
 //   stall-body       status line, headers (full Content-Length) and half of the body, then nothing
 //   drip[=MS]        status line and headers, then the body one byte every MS (default DRIP_MS)
 //   truncate         Content-Length of the whole body, half of it, then close
-//   big[=N]          the body padded with zero bytes to N (default: over the role's cap), with a
+//   big[=N]          the body padded with zero bytes to N (default: over the cap of what is
+//                    asked for: the manifest, the DID document, the PLC log or the CAR), with a
 //                    Content-Length
 //   bigchunked[=N]   the same without Content-Length (chunked): the cap must hold while streaming
 //   pad=N            a JSON body padded with spaces to exactly N bytes (still valid JSON)
@@ -39,31 +49,38 @@
 //                    the real bytes without asking for credentials (like a storage backend)
 //   always401        (registry) 401 to everything, with a Basic challenge, or with ARG "bearer" a
 //                    Bearer challenge whose realm (/token) does hand out a token
-//   flip / flip-rev  (plc) first request alice's real document, every later one the same
-//                    document with another key (flip-rev: the other way round)
-//   otherkey         (plc) the document with another key
-//   pdsdead          (plc) the document names DEADURL as its PDS
+//   flip / flip-rev  (plc) first request the real answer, every later one the answer with another
+//                    key (flip-rev: the other way round)
+//   otherkey         (plc) the answer with another key (fixture.json claimedWrongKey): in the
+//                    document its verificationMethod; in the log the last operation's
+//                    verificationMethods.atproto, with the entry's cid recomputed but NOT
+//                    re-signed (a directory that lies: only the signature no longer holds)
+//   pdsdead          (plc) the document names DEADURL as its PDS; the log is signed afresh with
+//                    a PDS operation that moves the PDS to DEADURL
 //   stale-oldkey / stale-deleted
 //                    (pds) the CARs of integration/faults/data (gen-stale.mjs) for their rkey
 // auth=basic: the registry on 127.0.0.1 demands Authorization "Basic base64(faultuser:faultpass)"
 // (401 with a Basic challenge otherwise); 127.0.0.2 never does.
-// When all listen it writes STATE/env (REGISTRY REGISTRY2 PLC PDS DEAD DEADURL CTL FIXTURE
-// FAULTSDATA BASICUSER BASICPASS) through a temporary file and a rename, and logs every request
-// to STATE/fault-server.log. Exits on SIGTERM/SIGINT and after --lifetime seconds (default 600);
-// the suite also runs it under timeout(1).
+// When all listen and the logs are signed, it writes STATE/env (REGISTRY REGISTRY2 PLC PDS DEAD
+// DEADURL CTL FIXTURE FAULTSDATA BASICUSER BASICPASS) through a temporary file and a rename, and
+// logs every request to STATE/fault-server.log. Exits on SIGTERM/SIGINT and after --lifetime
+// seconds (default 600); the suite also runs it under timeout(1).
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
+const { createRequire } = require('node:module');
 const net = require('node:net');
 const path = require('node:path');
+const { buildLogs } = require('../fixture/plc-log.js');
 
 const HOLD_MS = 8000; // a stalled socket is destroyed after this, whatever the client does
 const DRIP_MS = 100; // one byte per DRIP_MS in "drip"
 const MAX_LOG = 10000; // entries kept in memory between two /set
 const USER = 'faultuser';
 const PASS = 'faultpass';
-const CAPS = { registry: (5 << 20), plc: (64 << 10) + 1, pds: (8 << 20) + 1 }; // "big" sizes
+// "big" sizes: over the plugin's caps (common/limits.h), which the PLC role has two of
+const CAPS = { registry: (5 << 20), plc: (64 << 10) + 1, plclog: (4 << 20) + 1, pds: (8 << 20) + 1 };
 
 function die(msg) {
   process.stderr.write(`fault-server.js: ${msg}\n`);
@@ -225,7 +242,7 @@ function main() {
       }
       case 'big':
       case 'bigchunked': {
-        const size = fault.arg !== null ? Number(fault.arg) : CAPS[role];
+        const size = fault.arg !== null ? Number(fault.arg) : (good.cap || CAPS[role]);
         const big = Buffer.alloc(Math.max(size, body.length));
         body.copy(big);
         if (n === 'big') {
@@ -363,31 +380,62 @@ function main() {
 
   // ---- PLC directory ----------------------------------------------------------------------------
   const otherKey = fx.claimedWrongKey; // a valid K-256 key that is nobody's DID-document key
+  // aliases share a DID with a real account: they are no directory entry of their own
+  const plcMode = new Map(Object.values(fx.accounts).filter((a) => a.plc !== 'alias').map((a) => [a.did, a.plc]));
+  let logs = new Map(); // did -> {full, rollback} (plc-log.js): signed in start(), before STATE/env
+  let deadLogs = new Map(); // the same with the PDS operation naming DEADURL, for pdsdead
+  let otherLogs = new Map(); // did -> the full log with another key, for otherkey and flip
+  const AUDIT = '/log/audit';
+  // The log with the last operation's atproto key replaced and its entry's cid made to match the
+  // changed operation (as a directory rewriting its own database would), signature untouched:
+  // only the signature betrays the lie. A tombstone names no key: served as it is.
+  const withOtherKey = async (plcLib, text) => {
+    const entries = JSON.parse(text);
+    const last = entries[entries.length - 1];
+    if (last.operation.type !== 'plc_operation') return text;
+    last.operation.verificationMethods.atproto = `did:key:${otherKey}`;
+    last.cid = (await plcLib.getLastOpWithCid([last.operation])).cid.toString();
+    return JSON.stringify(entries);
+  };
   const plc = (req, res) => {
     counts.plc++;
     const n = counts.plc;
     const u = new URL(req.url, 'http://x');
-    const did = decodeURIComponent(u.pathname.slice(1));
-    let f = faults.plc;
-    const acct = Object.values(fx.accounts).find((a) => a.did === did);
-    let text = null;
-    if (acct && acct.plc === 'doc') {
-      text = fs.readFileSync(path.join(args.fixture, 'plc', `${did}.json`), 'utf8');
+    const audit = u.pathname.endsWith(AUDIT);
+    let did = '';
+    try {
+      did = decodeURIComponent(u.pathname.slice(1, audit ? -AUDIT.length : undefined));
+    } catch (e) {
+      // not a DID: 404 below
     }
-    if (text === null) {
+    const mode = plcMode.get(did);
+    let f = faults.plc;
+    const useOther = f.name === 'otherkey' || (f.name === 'flip' && n > 1) || (f.name === 'flip-rev' && n === 1);
+    let good = null;
+    if (audit && logs.has(did)) {
+      let text = (f.name === 'pdsdead' ? deadLogs : logs).get(did).full;
+      if (useOther) text = otherLogs.get(did);
+      good = { status: 200, headers: { 'Content-Type': 'application/json' }, body: Buffer.from(text), cap: CAPS.plclog };
+    } else if (!audit && mode === 'tombstone') {
+      good = jsonAnswer(410, { message: `DID not available: ${did}` });
+    } else if (!audit && mode === 'log') {
+      const text = fs.readFileSync(path.join(args.fixture, 'plc', `${did}.json`), 'utf8');
+      const pds = f.name === 'pdsdead' ? urls.DEADURL : urls.PDS;
+      const doc = JSON.parse(text.split('@PDS500@').join(urls.DEADURL).split('@PDS@').join(pds));
+      if (useOther) doc.verificationMethod[0].publicKeyMultibase = otherKey;
+      good = { status: 200, headers: { 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify(doc, null, 2)) };
+    }
+    if (good === null) {
       return respond('plc', req, res, jsonAnswer(404, { message: `DID not registered: ${did}` }), f, authOf(req));
     }
-    const pds = f.name === 'pdsdead' ? urls.DEADURL : urls.PDS;
-    let doc = JSON.parse(text.split('@PDS500@').join(urls.DEADURL).split('@PDS@').join(pds));
-    const useOther = f.name === 'otherkey' || (f.name === 'flip' && n > 1) || (f.name === 'flip-rev' && n === 1);
-    if (useOther) doc.verificationMethod[0].publicKeyMultibase = otherKey;
     let note = null;
     if (['pdsdead', 'otherkey', 'flip', 'flip-rev'].includes(f.name)) {
-      note = `${f.text}: ${useOther ? 'doc with another key' : 'real doc'}`;
+      const what = audit ? 'log' : 'doc';
+      if (f.name === 'pdsdead') note = `${f.text}: ${what} naming DEADURL as the PDS`;
+      else note = `${f.text}: ${useOther ? `${what} with another key` : `real ${what}`}`;
       f = parseFault('good');
     }
-    const body = Buffer.from(JSON.stringify(doc, null, 2));
-    return respond('plc', req, res, { status: 200, headers: { 'Content-Type': 'application/json' }, body }, f, authOf(req), note);
+    return respond('plc', req, res, good, f, authOf(req), note);
   };
 
   // ---- PDS ----------------------------------------------------------------------------------------
@@ -503,6 +551,14 @@ function main() {
       BASICUSER: USER,
       BASICPASS: PASS,
     });
+    // every port is known: sign each DID's PDS operation before STATE/env names any port
+    [logs, deadLogs] = await Promise.all([
+      buildLogs(args.fixture, { '@PDS@': urls.PDS, '@PDS500@': urls.DEADURL }),
+      buildLogs(args.fixture, { '@PDS@': urls.DEADURL, '@PDS500@': urls.DEADURL }),
+    ]);
+    // plc-log.js found @did-plc/lib in testdata/tsgen: the same copy computes the forged CIDs
+    const plcLib = createRequire(path.resolve(__dirname, '../../testdata/tsgen/package.json'))('@did-plc/lib');
+    for (const [did, l] of logs) otherLogs.set(did, await withOtherKey(plcLib, l.full));
     const text = Object.entries(urls).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
     const tmp = path.join(args.state, 'env.tmp');
     fs.writeFileSync(tmp, text);

@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 // gen-stale.mjs -- two OLDER, validly signed commits of alice's repository, for the fault suite
 // (integration/faults.bats), made with the official @atproto TypeScript libraries that
-// testdata/tsgen installs (`cd testdata/tsgen && npm ci`; nothing is installed here).
+// testdata/tsgen installs (`sh testdata/tsgen/ensure-modules.sh`; nothing is installed here).
 //
 //   node integration/faults/gen-stale.mjs [OUTDIR]      (default: integration/faults/data)
 //
 // A PDS that misbehaves (or a stale mirror) can answer getRecord with an old commit instead of the
 // account's current one. Both CARs below are what `getRecords()` returns for that old commit:
 //
-//   stale-oldkey.car   alice's repository at an older rev, signed by an OLD key ("alice old")
-//                      that her current DID document no longer lists (the key was rotated since).
-//                      Proves image good's record. The plugin must refuse it: SIGNATURE_INVALID.
+//   stale-oldkey.car   alice's repository at an older rev, signed by a key ("alice old") that is
+//                      not her atproto key: no operation of her PLC log names it (checked below),
+//                      nor does the directory's document. It stands for a key rotated out since
+//                      (the fixture's rotor shows a real rotation in its log); whichever the
+//                      history, only the key of her log's last operation counts. Proves image
+//                      good's record. The plugin must refuse it: SIGNATURE_INVALID.
 //   stale-deleted.car  alice's repository at an older rev, signed by her CURRENT key, when the
 //                      record of image revoked still existed (it was deleted later: the fixture's
 //                      current commit proves its absence). Without a relay or another source of the
@@ -36,7 +39,7 @@ const load = async (name) => {
   try {
     return await import(pathToFileURL(req.resolve(name)).href)
   } catch (e) {
-    throw new Error(`${name} not found: run "cd testdata/tsgen && npm ci" first (${e.message})`)
+    throw new Error(`${name} not found: run "sh testdata/tsgen/ensure-modules.sh" first (${e.message})`)
   }
 }
 const { MemoryBlockstore, Repo, MST, WriteOpAction, concatBytesAsync, getRecords, readCarWithRoot, verifyProofs } =
@@ -81,10 +84,15 @@ async function main() {
   const alice = fx.accounts.alice
   const current = await Secp256k1Keypair.import(alice.privateKeyHex_TEST_ONLY)
   assert(current.did() === alice.didKey, 'fixture key matches alice\'s DID document key')
+  // the keys alice's PLC log ever named (the PDS operation the servers append changes no key)
+  const logKeys = JSON.parse(readFileSync(join(root, 'testdata/ratify/fixture', alice.didLog), 'utf8'))
+    .map((e) => e.operation.verificationMethods?.atproto)
+  assert(logKeys[logKeys.length - 1] === alice.didKey, 'alice\'s log ends with her current key')
   const oldHex = hex(await sha256(new TextEncoder().encode('atv faults alice old k256 key (TEST ONLY)')))
   assert(BigInt('0x' + oldHex) > 0n && BigInt('0x' + oldHex) < K256_N, 'old key is a scalar')
   const old = await Secp256k1Keypair.import(oldHex)
   assert(old.did() !== alice.didKey, 'the old key is not the current one')
+  assert(!logKeys.includes(old.did()), 'no operation of alice\'s log names the old key')
 
   const rkeyOf = (name) => fx.images[name].digest.slice('sha256:'.length)
   // alice's records back then: every image of hers that has a record now, plus image revoked's

@@ -64,8 +64,10 @@ for f in testdata/ratify/*.json; do
         sed 's/^/# /' "$STATE/err" | head -20
     fi
 done
-A=did:plc:atvaliceaaaaaaaaaaaaaaaa
-NET="--plc $PLC --no-plc-audit-log --allow-loopback-http --insecure-http --no-verify-handle --cache-dir $STATE/c"
+FXJ=testdata/ratify/fixture/fixture.json
+A=$(jq -r .accounts.alice.did "$FXJ")
+BOB=$(jq -r .accounts.bob.did "$FXJ")
+NET="--plc $PLC --allow-loopback-http --insecure-http --no-verify-handle --cache-dir $STATE/c"
 cli() { # WANT DESCRIPTION ARGS...
     want=$1 what=$2
     shift 2
@@ -78,7 +80,7 @@ cli() { # WANT DESCRIPTION ARGS...
 }
 cli 0 "discover" discover "$REGISTRY/atv/app:multi" --insecure-http
 # shellcheck disable=SC2086
-cli 0 "two signers" "$REGISTRY/atv/app:multi" --trusted-did $A --trusted-did did:plc:atvbobaaaaaaaaaaaaaaaaaa $NET -o json
+cli 0 "two signers" "$REGISTRY/atv/app:multi" --trusted-did $A --trusted-did $BOB $NET -o json
 # shellcheck disable=SC2086
 cli 1 "revoked" "$REGISTRY/atv/app:revoked" --trusted-did $A $NET
 # shellcheck disable=SC2086

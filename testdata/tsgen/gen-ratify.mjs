@@ -10,6 +10,8 @@
 //   OUTDIR/fixture/fixture.json                       every DID, key, digest, CID and rev below
 //   OUTDIR/fixture/registry/*                         OCI content of the repository atv/app, and
 //   OUTDIR/fixture/registry/push.list                 the order integration/fixture/up.sh pushes it in
+//   OUTDIR/fixture/plc/<did>.log.json                 did:plc audit logs (the fixture server appends a
+//                                                     PDS operation when it starts; README: why)
 //   OUTDIR/fixture/plc/<did>.json                     DID documents as a PLC directory serves them,
 //                                                     with the PDS as the placeholder "@PDS@" / "@PDS500@"
 //   OUTDIR/fixture/pds/<did>/io.atcr.manifest/<rkey>.car
@@ -30,7 +32,10 @@
 // !!! fixture/fixture.json; never use them, or these DIDs, for anything real.
 
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
+
+import * as plcLib from '@did-plc/lib'
 
 import {
   MemoryBlockstore,
@@ -52,6 +57,9 @@ import {
   ensureValidRecordKey,
   ensureValidTid,
 } from '@atproto/syntax'
+
+// @did-plc/lib signs with its own @atproto/crypto (0.1.0): RFC 6979, low-S.
+const { Secp256k1Keypair: PlcK256Keypair } = createRequire(import.meta.resolve('@did-plc/lib'))('@atproto/crypto')
 
 // ---------------------------------------------------------------------------------------------
 // Fixed inputs
@@ -105,23 +113,39 @@ const CURVES = {
   },
 }
 
-// did:plc:<24 chars of [a-z2-7]>: "atv" + name, padded with 'a' so it stays readable.
-const plcDid = (name) => {
-  const id = ('atv' + name).padEnd(24, 'a')
-  if (!/^[a-z2-7]{24}$/.test(id)) throw new Error(`bad did:plc id ${id}`)
-  return `did:plc:${id}`
-}
+// Every DID is a real did:plc: the hash of a genesis operation signed by the account's rotation
+// key (K-256, TEST ONLY) with @did-plc/lib. The genesis names GENESIS_PDS, which serves nothing:
+// the fixture server appends, at start, an operation that moves the PDS to its own URL (the port
+// is known only then), signed with the same rotation key by the same library.
+const GENESIS_PDS = 'https://genesis-pds.atv.test'
+const GENESIS_AT = '2025-02-01T00:00:00.000Z' // createdAt of every genesis in the audit logs
+const SECOND_OP_AT = '2025-02-02T00:00:00.000Z' // createdAt of rotor's key rotation, gone's tombstone
 
-// plc: what the PLC directory does for the DID; pds: the placeholder its document names.
-// docKey: a different key label for the DID document than for the repository (mallory).
+// plc: what the PLC directory does for the DID:
+//   log        GET /DID/log/audit serves the log (plus the server's PDS operation), GET /DID the
+//              directory's document
+//   404        both answer 404 (a DID nobody registered)
+//   tombstone  GET /DID answers 410; the log ends in a tombstone
+//   stall      neither answers
+//   alias      not an account: a second repository for the DID of `sameDid`, signed by another key
+// pds: the placeholder of the PDS operation the server appends.
+// docKey: the key the log names is another key than the one that signs the repository (mallory).
+// dirKey: the directory's document (GET /DID) names this account's signing key instead of the
+//   key the log proves: a lying directory (victim; the weaker plcAuditLog:false mode believes it).
+// genesisKey: the genesis names this account's key, and a later operation rotates to the
+//   account's own key (rotor: A -> B).
 const ACCOUNTS = {
-  alice: { curve: 'k256', plc: 'doc', pds: PH.pds, repo: true },
-  bob: { curve: 'p256', plc: 'doc', pds: PH.pds, repo: true },
-  mallory: { curve: 'k256', plc: 'doc', pds: PH.pds, repo: true, docKey: 'm2' },
+  alice: { curve: 'k256', plc: 'log', pds: PH.pds, repo: true },
+  bob: { curve: 'p256', plc: 'log', pds: PH.pds, repo: true },
+  mallory: { curve: 'k256', plc: 'log', pds: PH.pds, repo: true, docKey: 'm2' },
   ghost: { curve: 'k256', plc: '404' },
-  gone: { curve: 'k256', plc: '410' },
+  gone: { curve: 'k256', plc: 'tombstone' },
   stall: { curve: 'k256', plc: 'stall' },
-  deadpds: { curve: 'k256', plc: 'doc', pds: PH.pds500 },
+  deadpds: { curve: 'k256', plc: 'log', pds: PH.pds500 },
+  victim: { curve: 'k256', plc: 'log', pds: PH.pds, repo: true, dirKey: 'forger' },
+  forger: { curve: 'k256', plc: 'alias', sameDid: 'victim', repo: true },
+  rotor: { curve: 'k256', plc: 'log', pds: PH.pds, repo: true, genesisKey: 'rotorold' },
+  rotorold: { curve: 'k256', plc: 'alias', sameDid: 'rotor', repo: true },
 }
 
 // record: 'own' (digest = the image's), 'other' (rkey of the image, digest of `otherImage`),
@@ -133,11 +157,11 @@ const IMAGES = [
   { name: 'bob', signer: 'bob', record: 'own', what: 'signed by bob (P-256); verifies' },
   { name: 'revoked', signer: 'alice', record: 'absent', what: "alice's record was deleted: the PDS serves a non-inclusion proof" },
   { name: 'rewritten', signer: 'alice', record: 'other', otherImage: 'good', what: "alice's record under this image's rkey names the digest of image good" },
-  { name: 'badsig', signer: 'mallory', record: 'own', what: "mallory's repository is signed by key M1, her DID document lists M2" },
+  { name: 'badsig', signer: 'mallory', record: 'own', what: "mallory's repository is signed by key M1, her log names M2" },
   { name: 'ghost', signer: 'ghost', record: null, what: 'the PLC directory answers 404 for the DID' },
-  { name: 'gone', signer: 'gone', record: null, what: 'the PLC directory answers 410 (tombstoned) for the DID' },
+  { name: 'gone', signer: 'gone', record: null, what: "the DID's operation log ends in a tombstone (its document: 410)" },
   { name: 'stall', signer: 'stall', record: null, what: 'the PLC directory never answers for the DID' },
-  { name: 'deadpds', signer: 'deadpds', record: null, what: "the DID document's PDS answers 500 to everything" },
+  { name: 'deadpds', signer: 'deadpds', record: null, what: "the DID's PDS (from its log) answers 500 to everything" },
   { name: 'badartifact', signer: 'alice', record: 'own', blob: 'version2', what: 'signature blob has version "2.0"' },
   { name: 'wrongsubject', signer: 'alice', record: 'own', blob: 'subject:bob', what: "signature blob's subject.digest is image bob's (the manifest's subject is right)" },
   { name: 'otherpds', signer: 'alice', record: 'own', blob: 'claims', what: 'signature blob claims pdsEndpoint https://evil.example.com and a wrong key; only claims, so it verifies' },
@@ -149,13 +173,17 @@ const IMAGES = [
     ],
     what: 'signed by alice (K-256) and by bob (P-256): two signature manifests, both verify',
   },
+  { name: 'victimgood', signer: 'victim', record: 'own', what: "signed by victim with the key her log proves; the directory's document lies (names forger's key)" },
+  { name: 'victimforged', signer: 'forger', record: 'own', what: "a commit for victim's DID signed by forger's key, the key the lying directory's document names" },
+  { name: 'rotornew', signer: 'rotor', record: 'own', what: "signed by rotor's current key B (the log rotated A -> B)" },
+  { name: 'rotorold', signer: 'rotorold', record: 'own', what: "a newer commit for rotor's DID signed by the rotated-out key A" },
   {
     name: 'multibad',
     sigs: [
       { signer: 'alice', record: 'own' },
       { signer: 'mallory', record: 'own' },
     ],
-    what: "signed by alice (verifies) and by mallory (as badsig: her repository key M1 is not her DID document's M2)",
+    what: "signed by alice (verifies) and by mallory (as badsig: her repository key M1 is not the M2 her log names)",
   },
 ]
 
@@ -213,41 +241,97 @@ async function officialVerify(car, did, didKey, rkey, cid) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Accounts, DID documents
+// Accounts, operation logs, DID documents
 // ---------------------------------------------------------------------------------------------
+
+// The directory's document for a DID: the shape plc.directory serves, naming `didKey`.
+function didDocument(did, handle, curve, didKey, pds) {
+  return {
+    '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1', CURVES[curve].context],
+    id: did,
+    alsoKnownAs: [`at://${handle}`],
+    verificationMethod: [
+      { id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: didKey.slice('did:key:'.length) },
+    ],
+    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds }],
+  }
+}
+
+// One audit-log entry as GET /DID/log/audit serves it.
+async function logEntry(did, op, createdAt) {
+  const { cid } = await plcLib.getLastOpWithCid([op])
+  return { did, operation: op, cid: cid.toString(), nullified: false, createdAt }
+}
+
+// The signed operations of a DID (genesis first) and its DID. The library's own
+// validateOperationLog must agree with what the fixture says of each log.
+async function makeLog(name, a, handle, rotation, genesisKey, currentKey) {
+  const { op: genesis, did } = await plcLib.createOp({
+    signingKey: genesisKey,
+    handle,
+    pds: GENESIS_PDS,
+    rotationKeys: [rotation.did()],
+    signer: rotation,
+  })
+  const ops = [genesis]
+  if (genesisKey !== currentKey) ops.push(await plcLib.updateAtprotoKeyOp(genesis, rotation, currentKey))
+  if (a.plc === 'tombstone') {
+    const { cid } = await plcLib.getLastOpWithCid(ops)
+    ops.push(await plcLib.tombstoneOp(cid, rotation))
+  }
+  const log = []
+  for (const [i, op] of ops.entries()) log.push(await logEntry(did, op, i === 0 ? GENESIS_AT : SECOND_OP_AT))
+  const data = await plcLib.validateOperationLog(did, ops)
+  if (a.plc === 'tombstone') {
+    assert(data === null, `${name}: the library reads the log as tombstoned`)
+  } else {
+    // the PDS operation atproto-server.js appends (with its own URL), as the library checks it
+    const pdsOp = await plcLib.updatePdsOp(ops[ops.length - 1], rotation, 'http://127.0.0.1:8080')
+    const served = await plcLib.validateOperationLog(did, [...ops, pdsOp])
+    assert(served.verificationMethods.atproto === currentKey, `${name}: the library reads the current key`)
+    assert(served.services.atproto_pds.endpoint === 'http://127.0.0.1:8080', `${name}: the library reads the PDS`)
+    assert(served.alsoKnownAs[0] === `at://${handle}`, `${name}: the library reads the handle`)
+  }
+  return { did, log }
+}
 
 async function makeAccounts() {
   const out = {}
   for (const [name, a] of Object.entries(ACCOUNTS)) {
-    const did = plcDid(name)
-    ensureValidDid(did)
+    const signing = await keypairFor(name, a.curve)
+    if (a.plc === 'alias') {
+      const main = out[a.sameDid]
+      assert(main, `${name}: ${a.sameDid} comes first`)
+      out[name] = { name, ...a, did: main.did, handle: main.handle, signing, listed: main.listed, doc: null, log: null }
+      out[name].publicKeyMultibase = signing.keypair.did().slice('did:key:'.length)
+      continue
+    }
     const handle = `${name}.atv.test`
     ensureValidHandle(handle)
-    const signing = await keypairFor(name, a.curve)
+    // the key the log proves: the signing key, or another one (mallory)
     const listed = a.docKey ? await keypairFor(`${name} ${a.docKey}`, a.curve) : signing
-    const publicKeyMultibase = listed.keypair.did().slice('did:key:'.length)
-    let doc = null
-    if (a.plc === 'doc') {
-      doc = {
-        '@context': [
-          'https://www.w3.org/ns/did/v1',
-          'https://w3id.org/security/multikey/v1',
-          CURVES[a.curve].context,
-        ],
-        id: did,
-        alsoKnownAs: [`at://${handle}`],
-        verificationMethod: [
-          { id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase },
-        ],
-        service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: a.pds }],
-      }
-      // the official readers agree on key and PDS
-      assert(getSigningDidKey(doc) === listed.keypair.did(), `${name}: doc key`)
-      // (with the placeholder substituted as atproto-server.js does; "@PDS@" itself is no URL)
+    const rotPriv = await sha256Hex(`atv ratify fixture ${name} rotation k256 key (TEST ONLY)`)
+    const rotation = await PlcK256Keypair.import(rotPriv, { exportable: true })
+    const genesisKey = a.genesisKey ? (await keypairFor(a.genesisKey, a.curve)).keypair.did() : listed.keypair.did()
+    const { did, log } = await makeLog(name, a, handle, rotation, genesisKey, listed.keypair.did())
+    ensureValidDid(did)
+    const rot = { privHex: rotPriv, didKey: rotation.did() }
+    if (a.plc === '404' || a.plc === 'stall') {
+      // the directory has nothing to serve: the DID stays real, its log is only kept in fixture.json
+      out[name] = { name, ...a, did, handle, signing, listed, rot, doc: null, log, logServed: false }
+      continue
+    }
+    // what the directory's document says (GET /DID): the truth, or a lie (victim)
+    const dirKey = a.dirKey ? (await keypairFor(a.dirKey, a.curve)).keypair.did() : listed.keypair.did()
+    const doc = a.plc === 'log' ? didDocument(did, handle, a.curve, dirKey, a.pds) : null
+    if (doc) {
+      // the official readers agree on key and PDS (with the placeholder substituted as the server does)
+      assert(getSigningDidKey(doc) === dirKey, `${name}: doc key`)
       const served = JSON.parse(JSON.stringify(doc).replaceAll(a.pds, 'http://127.0.0.1:8080'))
       assert(getPdsEndpoint(served) === 'http://127.0.0.1:8080', `${name}: doc pds`)
     }
-    out[name] = { name, ...a, did, handle, signing, listed, publicKeyMultibase, doc }
+    const publicKeyMultibase = listed.keypair.did().slice('did:key:'.length)
+    out[name] = { name, ...a, did, handle, signing, listed, rot, dirKey, publicKeyMultibase, doc, log, logServed: true }
   }
   return out
 }
@@ -399,9 +483,6 @@ function samples(fx, accounts) {
       allowLoopbackHTTP: true,
       cacheDir: PH.cache,
       verifyHandle: false,
-      // the fixture's DIDs are made-up strings no genesis operation hashes to,
-      // so its PLC serves documents, not operation logs: the weaker mode
-      plcAuditLog: false,
       ...extra,
     })
   const storeConfig = { version: '1.0.0', pluginBinDirs: null, store: { name: 'oras', useHttp: true } }
@@ -458,7 +539,7 @@ function samples(fx, accounts) {
   }
   s['success-claims-differ'] = {
     description:
-      'Image otherpds: the artifact claims another PDS and key, but the DID document decides, so it verifies and reports the real PDS.',
+      'Image otherpds: the artifact claims another PDS and key, but the verified log decides, so it verifies and reports the real PDS.',
     env: env(subjectOf('otherpds')),
     stdin: stdin('otherpds', trusted('alice')),
     expect: (() => {
@@ -553,13 +634,13 @@ function samples(fx, accounts) {
     expect: fail('IDENTITY_ERROR', didOf('ghost')),
   }
   s['identity-tombstoned'] = {
-    description: 'Image gone: the (trusted) signer DID is tombstoned (PLC answers 410).',
+    description: "Image gone: the (trusted) signer DID's verified operation log ends in a tombstone.",
     env: env(subjectOf('gone')),
     stdin: stdin('gone', trusted('gone')),
-    expect: fail('IDENTITY_ERROR', didOf('gone')),
+    expect: fail('IDENTITY_ERROR', { ...didOf('gone'), detail: 'did_tombstoned' }),
   }
   s['pds-error'] = {
-    description: "Image deadpds: the signer's PDS (from the DID document) answers 500.",
+    description: "Image deadpds: the signer's PDS (from its verified log) answers 500.",
     env: env(subjectOf('deadpds')),
     stdin: stdin('deadpds', trusted('deadpds')),
     expect: fail('PDS_ERROR', didOf('deadpds')),
@@ -571,7 +652,7 @@ function samples(fx, accounts) {
     expect: fail('RECORD_NOT_FOUND', didOf('revoked')),
   }
   s['signature-invalid'] = {
-    description: "Image badsig: mallory's commit is signed by a key her DID document does not list.",
+    description: "Image badsig: mallory's commit is signed by a key her log does not name.",
     env: env(subjectOf('badsig')),
     stdin: stdin('badsig', trusted('mallory')),
     expect: fail('SIGNATURE_INVALID', didOf('badsig')),
@@ -615,10 +696,50 @@ function samples(fx, accounts) {
     expect: ok('multibad', 'trustedDIDs', 'alice'),
   }
   s['multibad-signature-invalid'] = {
-    description: "Image multibad: mallory's signature manifest; her commit is signed by a key her DID document does not list.",
+    description: "Image multibad: mallory's signature manifest; her commit is signed by a key her log does not name.",
     env: env(subjectOf('multibad')),
     stdin: stdin('multibad', trusted('alice', 'mallory'), 'mallory'),
     expect: fail('SIGNATURE_INVALID', didOf('multibad', 'mallory')),
+  }
+  // did:plc from its operation log: no directory can substitute a key, none can roll one back
+  s['lying-directory-forged'] = {
+    description:
+      "Image victimforged: the directory's document for victim names forger's key and forger signed the commit; the verified log names victim's key, so the commit is refused.",
+    env: env(subjectOf('victimforged')),
+    stdin: stdin('victimforged', trusted('victim')),
+    expect: fail('SIGNATURE_INVALID', didOf('victimforged')),
+  }
+  s['lying-directory-genuine'] = {
+    description: "Image victimgood: victim's own commit verifies with the key her log proves, whatever the directory's document says.",
+    env: env(subjectOf('victimgood')),
+    stdin: stdin('victimgood', trusted('victim')),
+    expect: ok('victimgood', 'trustedDIDs'),
+  }
+  s['success-rotated-key'] = {
+    description: "Image rotornew: signed by rotor's key B, which the log rotated to from A: verified.",
+    env: env(subjectOf('rotornew')),
+    stdin: stdin('rotornew', trusted('rotor')),
+    expect: ok('rotornew', 'trustedDIDs'),
+  }
+  s['rotated-out-key'] = {
+    description: "Image rotorold: a newer commit signed by rotor's rotated-out key A is refused.",
+    env: env(subjectOf('rotorold')),
+    stdin: stdin('rotorold', trusted('rotor')),
+    expect: fail('SIGNATURE_INVALID', didOf('rotorold')),
+  }
+  // the weaker mode (plcAuditLog: false): the directory's document is believed
+  s['weak-mode-success-k256'] = {
+    description: "plcAuditLog false: image good verifies with the key of the directory's document (the weaker mode).",
+    env: env(subjectOf('good')),
+    stdin: stdin('good', { ...trusted('alice'), plcAuditLog: false }),
+    expect: ok('good', 'trustedDIDs'),
+  }
+  s['weak-mode-lying-directory'] = {
+    description:
+      "plcAuditLog false: the lying directory's document makes forger's commit pass for victim. This is why the mode is weaker; compare lying-directory-forged.",
+    env: env(subjectOf('victimforged')),
+    stdin: stdin('victimforged', { ...trusted('victim'), plcAuditLog: false }),
+    expect: ok('victimforged', 'trustedDIDs'),
   }
   // protocol errors: exit 1 with {"code": N, "msg": ...}
   {
@@ -701,7 +822,7 @@ function readme(fx, sampleDefs, checked) {
   const acctRows = Object.values(fx.accounts)
     .map(
       (a) =>
-        `| ${a.name} | \`${a.did}\` | ${a.keyType} | ${a.plc === 'doc' ? `document, PDS \`${a.pdsPlaceholder}\`` : a.plc} | ${
+        `| ${a.name} | \`${a.did}\` | ${a.keyType} | ${a.plc === 'log' ? `log, PDS \`${a.pdsPlaceholder}\`` : a.plc === 'alias' ? `(${a.sameDid}'s DID)` : a.plc} | ${
           a.repo ? `rev \`${a.repo.rev}\`, ${a.repo.records} records` : '-'
         } |`,
     )
@@ -730,8 +851,28 @@ that the committed copy is byte-identical; to change it, edit the generator and 
 \`node testdata/tsgen/gen-ratify.mjs testdata/ratify\`.
 
 **The private keys are TEST ONLY.** They are sha256 of fixed public labels and are printed in
-\`fixture/fixture.json\` (\`privateKeyHex_TEST_ONLY\`). The DIDs are syntactically valid did:plc
-identifiers registered nowhere; the handles are under \`.test\` (RFC 2606), so they never resolve.
+\`fixture/fixture.json\` (\`privateKeyHex_TEST_ONLY\`, \`rotationPrivateKeyHex_TEST_ONLY\`). Every DID is a
+real did:plc, the hash of a genesis operation signed with \`@did-plc/lib\` by the account's rotation
+key, registered nowhere but in this fixture; the handles are under \`.test\` (RFC 2606), so they
+never resolve.
+
+## did:plc operation logs
+
+\`fixture/plc/DID.log.json\` is what \`GET /DID/log/audit\` serves, less one operation: each genesis
+names the PDS \`${GENESIS_PDS}\` (it serves nothing), and \`integration/fixture/plc-log.js\` appends,
+when a server starts, an operation that moves the PDS to the server's own URL (\`@PDS@\` or
+\`@PDS500@\`), signed by the same rotation key with the same library. A port is known only then.
+\`validateOperationLog\` of \`@did-plc/lib\` accepted every log, with such an operation appended.
+
+- rotor's genesis names key A (\`${fx.accounts.rotorold.signingDidKey}\`); a second operation rotates
+  to key B (\`${fx.accounts.rotor.signingDidKey}\`). rotorold is a repository of rotor's DID signed
+  by A, at a later rev: the rotated-out key. When \`STATE/plc-rollback\` exists, the server serves
+  every log as its genesis plus the PDS operation: a rollback to before the rotation.
+- victim's log names her own key; the directory's document (\`GET /DID\`) names forger's key
+  (\`${fx.accounts.victim.directoryDidKey}\`), and forger signed a repository for victim's DID: a
+  lying directory, which only the weaker mode (\`plcAuditLog: false\`) believes.
+- gone's log ends in a tombstone (\`GET /DID\` answers 410). ghost and stall are real DIDs the
+  directory does not serve (404, no answer).
 
 ## Serving it
 
@@ -747,8 +888,8 @@ name), and writes \`STATE/env\`: \`REGISTRY\`, \`PLC\`, \`PDS\`, \`PDS500\`, \`F
 |---|---|---|---|---|
 ${acctRows}
 
-mallory's repository is signed by key M1 (\`${fx.accounts.mallory.signingDidKey}\`); her DID document
-lists M2 (\`${fx.accounts.mallory.didKey}\`). Handles are \`NAME.atv.test\`.
+mallory's repository is signed by key M1 (\`${fx.accounts.mallory.signingDidKey}\`); her log names
+M2 (\`${fx.accounts.mallory.didKey}\`). Handles are \`NAME.atv.test\`.
 
 ## Files
 
@@ -762,7 +903,8 @@ lists M2 (\`${fx.accounts.mallory.didKey}\`). Handles are \`NAME.atv.test\`.
 | \`fixture/registry/NAME.index.json\` | the referrers tag-schema index, pushed as tag \`sha256-HEX\` of the image digest; lists every signature manifest of the image |
 | \`fixture/registry/empty.json\` | the empty descriptor's blob \`{}\` |
 | \`fixture/registry/push.list\` | \`blob FILE\` / \`manifest FILE MEDIATYPE REF\` lines, in push order |
-| \`fixture/plc/DID.json\` | DID documents; \`serviceEndpoint\` is \`@PDS@\` or \`@PDS500@\`, substituted at serve time |
+| \`fixture/plc/DID.log.json\` | audit logs (\`GET /DID/log/audit\`), without the PDS operation the server appends |
+| \`fixture/plc/DID.json\` | the directory's documents (\`GET /DID\`; the weaker mode reads them); \`serviceEndpoint\` is \`@PDS@\` or \`@PDS500@\`, substituted at serve time |
 | \`fixture/pds/DID/${MANIFEST}/RKEY.car\` | \`com.atproto.sync.getRecord\` bodies (\`getRecords()\`); RKEY = the image digest's hex |
 | \`policies/*.yaml\` | trust-policy files the samples name as \`@FIXTURE@/../policies/FILE\` |
 | \`SCENARIO.json\` | sample Ratify requests (below) |
@@ -777,8 +919,9 @@ claim and fact differ for all of them; otherpds also claims a wrong key).
 ${imgRows}
 
 Every CAR was checked with the official \`verifyProofs()\`: present and verified with the signer's
-DID-document key (${checked.present.join(', ')}), absent and verified
-(${checked.absent.join(', ')}), refused with M2 and verified with M1 (${checked.refused.join(', ')}).
+log's key (${checked.present.join(', ')}), absent and verified
+(${checked.absent.join(', ')}), refused with the key the log names and verified with the key that
+signed the commit (${checked.refused.join(', ')}).
 
 ## Sample requests
 
@@ -877,7 +1020,7 @@ async function main() {
           assert(res === 'verified', `${what}: official verifyProofs verifies (got ${res})`)
           checked.present.push(what)
         } else {
-          assert(res !== 'verified', `${what}: official verifyProofs refuses the DID-document key (got ${res})`)
+          assert(res !== 'verified', `${what}: official verifyProofs refuses the log's key (got ${res})`)
           const res2 = await officialVerify(car, acct.did, signKey, rkey, recordCid)
           assert(res2 === 'verified', `${what}: official verifyProofs verifies with the signing key (got ${res2})`)
           checked.refused.push(what)
@@ -1013,11 +1156,12 @@ async function main() {
   }
   writeBytes(join(regDir, 'push.list'), push.join('\n') + '\n')
 
-  // --- DID documents ---------------------------------------------------------------------
+  // --- operation logs and DID documents ----------------------------------------------------
   const fxAccounts = {}
   for (const name of acctNames) {
     const a = accounts[name]
     if (a.doc) writeJsonPretty(join(fixDir, 'plc', `${a.did}.json`), a.doc)
+    if (a.log && a.logServed) writeJsonPretty(join(fixDir, 'plc', `${a.did}.log.json`), a.log)
     const r = repos[name]
     fxAccounts[name] = {
       name,
@@ -1025,13 +1169,18 @@ async function main() {
       handle: a.handle,
       curve: a.curve,
       keyType: CURVES[a.curve].keyType,
-      plc: a.plc, // doc | 404 | 410 | stall (what atproto-server.js does for GET /DID)
+      plc: a.plc, // log | 404 | tombstone | stall | alias (what atproto-server.js does for the DID)
+      ...(a.sameDid ? { sameDid: a.sameDid } : {}),
       pdsPlaceholder: a.pds ?? null,
-      didKey: a.listed.keypair.did(), // the key the DID document lists
+      didKey: a.listed.keypair.did(), // the key the verified log names (the truth)
+      directoryDidKey: a.doc ? a.dirKey : null, // the key the directory's document names
       signingDidKey: a.signing.keypair.did(), // the key that signs the repository
       privateKeyHex_TEST_ONLY: a.signing.privHex,
       ...(a.docKey ? { listedPrivateKeyHex_TEST_ONLY: a.listed.privHex } : {}),
+      rotationDidKey: a.rot?.didKey ?? null, // K-256, signs every operation of the log
+      rotationPrivateKeyHex_TEST_ONLY: a.rot?.privHex ?? null,
       didDoc: a.doc ? `plc/${a.did}.json` : null,
+      didLog: a.log && a.logServed ? `plc/${a.did}.log.json` : null,
       repo: r
         ? { commitCid: r.repo.cid.toString(), rev: r.rev, data: r.repo.commit.data.toString(), records: r.nRecords }
         : null,

@@ -17,9 +17,9 @@
 
 #define FX "testdata/ratify/fixture/"
 #define REG "127.0.0.1:5000"
-#define ALICE "did:plc:atvaliceaaaaaaaaaaaaaaaa"
-#define BOB "did:plc:atvbobaaaaaaaaaaaaaaaaaa"
-#define MALLORY "did:plc:atvmalloryaaaaaaaaaaaaaa"
+#define ALICE "did:plc:4u6icpunzhsdypzn4z7rivtb"
+#define BOB "did:plc:z3ldev3mt2q55amla32s6chp"
+#define MALLORY "did:plc:iryuql44lygcrbtwdur7irq3"
 /* evidence time and "now": any time inside the fixture DIDs' windows */
 #define NOW 1767225600 /* 2026-01-01 */
 
@@ -63,6 +63,13 @@ static const char *img_str(const char *image, const char *field)
                                              field));
 }
 
+static const char *acct_did(const char *name)
+{
+    const char *d = json_string_value(
+        json_object_get(json_object_get(json_object_get(fixture, "accounts"), name), "did"));
+    return d != NULL ? d : "";
+}
+
 /* Puts image NAME's evidence (as REG/atv/app) into b. */
 static int add_image(struct atv_vfy_bundle *b, const char *name)
 {
@@ -85,8 +92,7 @@ static int add_image(struct atv_vfy_bundle *b, const char *name)
                             json_string_value(json_object_get(s, "blobFile")), NULL);
         ok = ok && put_file(b, ATV_VFY_EV_RECORD, json_string_value(json_object_get(s, "recordUri")),
                             json_string_value(json_object_get(s, "car")), NULL);
-        (void)snprintf(did, sizeof did, "did:plc:atv%saaaaaaaaaaaaaaaaaaaaaaa", signer);
-        did[32] = '\0'; /* did:plc: + 24 characters */
+        (void)snprintf(did, sizeof did, "%s", acct_did(signer));
         (void)snprintf(rel, sizeof rel, "plc/%s.json", did);
         ok = ok && put_file(b, ATV_VFY_EV_DIDDOC, did, rel, "https://pds.atv.test");
     }
@@ -496,6 +502,11 @@ int main(void)
         printf("Bail out! fixture.json: %s\n", jerr.text);
         return 1;
     }
+    /* the DIDs below are the generated fixture's (gen-ratify.mjs derives them from genesis
+     * operations): a regeneration that changes them must change them here too */
+    CHECK_STR(acct_did("alice"), ALICE);
+    CHECK_STR(acct_did("bob"), BOB);
+    CHECK_STR(acct_did("mallory"), MALLORY);
     for (i = 0; i < sizeof names / sizeof names[0]; i++) {
         ok = ok && add_image(b, names[i]);
     }
