@@ -390,6 +390,16 @@ ATV_MUST_USE enum atv_status atv_atp_plc_log_verify(struct atv_bytes json, const
                                                     struct atv_plc_state *out,
                                                     struct atv_err *err);
 
+/* A did:plc's verified state from its log's bytes, wherever they came from
+ * (the directory, the cache, an offline bundle): atv_atp_plc_log_verify,
+ * then the key, the PDS and the handle as atv_atp_plc_resolve gives them.
+ * Out: *state and *out on ATV_OK (zeroed otherwise); as there, a tombstoned
+ *      or keyless state is ATV_OK: check it with atv_atp_plc_usable.
+ * Returns: ATV_OK or the log verifier's errors. */
+ATV_MUST_USE enum atv_status atv_atp_plc_from_log(struct atv_bytes json, const char *did,
+                                                  struct atv_plc_state *state,
+                                                  struct atv_diddoc *out, struct atv_err *err);
+
 /* did:plc from its operation log, trusting nothing the directory says:
  * GET {plc_url}/{did}/log/audit (plc_url NULL: ATV_DEFAULT_PLC_URL), then
  * atv_atp_plc_log_verify. The key, the PDS and the handle (the first

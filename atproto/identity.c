@@ -496,6 +496,28 @@ enum atv_status atv_atp_plc_usable(const struct atv_plc_state *st, struct atv_er
     return ATV_OK;
 }
 
+enum atv_status atv_atp_plc_from_log(struct atv_bytes json, const char *did,
+                                     struct atv_plc_state *state, struct atv_diddoc *out,
+                                     struct atv_err *err)
+{
+    enum atv_status rc;
+
+    if (out == NULL || state == NULL || did == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "plc log: NULL argument");
+    }
+    memset(out, 0, sizeof *out);
+    rc = atv_atp_plc_log_verify(json, did, state, err);
+    if (rc != ATV_OK) {
+        memset(state, 0, sizeof *state);
+        return rc;
+    }
+    memcpy(out->did, state->did, sizeof out->did);
+    out->key = state->key;
+    memcpy(out->pds, state->pds, sizeof out->pds);
+    plc_handle(state, out->handle, sizeof out->handle);
+    return ATV_OK;
+}
+
 enum atv_status atv_atp_plc_resolve(const struct atv_fetcher *f, const char *plc_url_base,
                                     const char *did, struct atv_buf *log_json,
                                     struct atv_plc_state *state, struct atv_diddoc *out,
@@ -526,7 +548,7 @@ enum atv_status atv_atp_plc_resolve(const struct atv_fetcher *f, const char *plc
     }
     switch (status) {
     case 200:
-        rc = atv_atp_plc_log_verify(atv_buf_view(&body), did, state, err);
+        rc = atv_atp_plc_from_log(atv_buf_view(&body), did, state, out, err);
         break;
     case 404:
         rc = atv_err_setr(err, ATV_E_NOT_FOUND, "did_not_found",
@@ -546,10 +568,6 @@ enum atv_status atv_atp_plc_resolve(const struct atv_fetcher *f, const char *plc
     if (rc != ATV_OK) {
         goto out;
     }
-    memcpy(out->did, state->did, sizeof out->did);
-    out->key = state->key;
-    memcpy(out->pds, state->pds, sizeof out->pds);
-    plc_handle(state, out->handle, sizeof out->handle);
     if (log_json != NULL) {
         rc = atv_buf_append(log_json, body.ptr, body.len, err);
     }

@@ -95,6 +95,7 @@ struct image_opts {
     int json;
     int password_stdin;
     int verbose; /* -v: info lines, -vv: debug lines too */
+    int collect; /* bundle export with no trust configured: collect every signer's evidence */
     char password[CLI_MAX_PASSWORD + 1];
 };
 
@@ -462,6 +463,7 @@ static void base_request(struct image_opts *o, struct atv_vfy_request *rq,
     rq->log = lg;
     rq->offline = offline;
     rq->record = record;
+    rq->collect = o->collect;
 }
 
 /* ---- discover ------------------------------------------------------------------------ */
@@ -707,6 +709,37 @@ static int exit_code(const struct atv_vfy_image *v)
     return ATV_CLI_REJECT;
 }
 
+/* bundle export with no trust configured: what was collected, not a verdict.
+ * 0 when at least one signature's proof verified, 1 when none did (the
+ * bundle would prove nothing), 2 for a bad request or a transient failure. */
+static int collected(const struct image_opts *o, const struct atv_vfy_image *v, FILE *errs)
+{
+    size_t i, good = 0;
+    if (v->reason == ATV_VFY_BAD_REQUEST || v->unlisted || (v->transient && v->n_artifacts == 0)) {
+        fprintf(errs, "atcr-verify bundle export: %s: %s\n", atv_vfy_reason_name(v->reason),
+                v->message);
+        return ATV_CLI_USAGE;
+    }
+    for (i = 0; i < v->n_artifacts; i++) {
+        const struct atv_vfy_artifact *a = &v->artifacts[i];
+        if (a->r.success) {
+            good++;
+            continue;
+        }
+        fprintf(errs, "warn: %s%s%s: %s (%s): %s\n", a->sig_digest, a->platform[0] ? " " : "",
+                a->platform, atv_vfy_reason_name(a->r.reason), a->r.detail, a->r.message);
+    }
+    fprintf(errs,
+            "info: no trust configured: collected the evidence of %zu signature%s of %s, %zu "
+            "with a proof that verifies; whoever reads the bundle decides whom to trust\n",
+            v->n_artifacts, v->n_artifacts == 1 ? "" : "s", v->reference, good);
+    if (v->transient) {
+        return ATV_CLI_USAGE;
+    }
+    (void)o;
+    return good > 0 ? ATV_CLI_OK : ATV_CLI_REJECT;
+}
+
 /* The verification shared by IMAGE and bundle export. Returns the exit code. */
 static int verify_image(struct image_opts *o, const struct atv_vfy_bundle *offline,
                         struct atv_vfy_bundle *record, FILE *out, FILE *errs)
@@ -727,6 +760,10 @@ static int verify_image(struct image_opts *o, const struct atv_vfy_bundle *offli
     }
     base_request(o, &rq, &lg, offline, record);
     atv_vfy_image_run(&rq, v);
+    if (o->collect) {
+        code = collected(o, v, errs);
+        goto out;
+    }
     if (v->reason == ATV_VFY_BAD_REQUEST && !v->allowed) {
         fprintf(errs, "atcr-verify: %s\n", v->message);
     } else if (!v->allowed && v->transient) {
@@ -792,6 +829,12 @@ int atv_cli_bundle(int argc, char **argv, FILE *out, FILE *errs)
         code = ATV_CLI_USAGE;
         goto out;
     }
+    /* a bundle carries proof: each did:plc as its operation log, whatever
+     * --no-plc-audit-log says (offline, nothing else is read) */
+    o.params.plc_audit_log = 1;
+    /* the seed's export takes only the image: with no trust configured, it
+     * collects every signer's evidence and decides nothing */
+    o.collect = o.params.trust_policy[0] == '\0' && !o.params.has_trusted;
     code = verify_image(&o, NULL, bundle, out, errs);
     if (code == ATV_CLI_USAGE) {
         goto out;

@@ -212,7 +212,7 @@ EOF
     [ "$status" -eq 2 ]
 }
 
-@test "a tampered bundle fails: record, DID document key, manifest" {
+@test "a tampered bundle fails: record, the key in the operation log, manifest" {
     b="$BATS_TEST_TMPDIR/bundle.json"
     "$CLI" bundle export "$IMG:good" --trusted-did "$ALICE" "${NET[@]}" -o "$b" > /dev/null 2>&1
     flip() { # KIND: flips the low bit of the middle byte of that entry's data
@@ -232,16 +232,16 @@ EOF
         --bundle "$BATS_TEST_TMPDIR/t.json" -o json
     [ "$status" -eq 1 ]
     echo "$output" | jq -e '.signatures[0].isSuccess == false'
-    # another account's key in alice's DID document: the commit signature fails
-    bobkey=$(jq -r '.verificationMethod[0].publicKeyMultibase' \
-        "$BATS_TEST_DIRNAME/../testdata/ratify/fixture/plc/$BOB.json")
-    jq --arg k "$bobkey" '(.entries[] | select(.kind == "diddoc") | .data) |=
-        (@base64d | fromjson | .verificationMethod[0].publicKeyMultibase = $k | tojson | @base64)' \
+    # another account's key in alice's operation log: its signatures no longer hold
+    bobkey=$(jq -r .accounts.bob.didKey "$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json")
+    jq --arg k "$bobkey" '(.entries[] | select(.kind == "plclog") | .data) |=
+        (@base64d | fromjson | .[-1].operation.verificationMethods.atproto = $k | tojson | @base64)' \
         "$b" > "$BATS_TEST_TMPDIR/t.json"
     run --separate-stderr unshare -n "$CLI" "$IMG:good" --trusted-did "$ALICE" "${NET[@]}" --offline \
         --bundle "$BATS_TEST_TMPDIR/t.json" -o json
     [ "$status" -eq 1 ]
-    echo "$output" | jq -e '.signatures[0].reason == "SIGNATURE_INVALID"'
+    echo "$output" | jq -e '.signatures[0].reason == "IDENTITY_ERROR" and
+        .signatures[0].detail == "plc_log_invalid"'
     flip blob
     run --separate-stderr unshare -n "$CLI" "$IMG:good" --trusted-did "$ALICE" "${NET[@]}" --offline \
         --bundle "$BATS_TEST_TMPDIR/t.json" -o json

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #define BUNDLE_FORMAT "atcr-verify-bundle"
-#define BUNDLE_VERSION 1
+#define BUNDLE_VERSION 2 /* 2: did:plc travels as its operation log (kind "plclog") */
 #define BUNDLE_MAX_KEY 8192u
 
 struct entry {
@@ -36,7 +36,7 @@ struct atv_vfy_bundle {
 };
 
 static const char *const kind_names[] = {"", "tag", "referrers", "manifest", "blob", "diddoc",
-                                         "record"};
+                                         "record", "plclog"};
 
 static int kind_from_name(const char *s, enum atv_vfy_ev *out)
 {
@@ -89,7 +89,7 @@ enum atv_status atv_vfy_bundle_put(struct atv_vfy_bundle *b, enum atv_vfy_ev kin
     uint8_t *copy;
     size_t klen = strlen(key);
 
-    if (kind < ATV_VFY_EV_TAG || kind > ATV_VFY_EV_RECORD || klen == 0 || klen > BUNDLE_MAX_KEY) {
+    if (kind < ATV_VFY_EV_TAG || kind > ATV_VFY_EV_PLCLOG || klen == 0 || klen > BUNDLE_MAX_KEY) {
         return atv_err_set(err, ATV_E_USAGE, "bundle: bad entry kind or key");
     }
     e = find(b, kind, key);
@@ -149,7 +149,7 @@ enum atv_status atv_vfy_bundle_get(const struct atv_vfy_bundle *b, enum atv_vfy_
     data->len = 0;
     if (e == NULL) {
         return atv_err_setr(err, ATV_E_NOT_FOUND, "not_in_bundle", "the bundle holds no %s for %.200s",
-                            kind >= ATV_VFY_EV_TAG && kind <= ATV_VFY_EV_RECORD ? kind_names[kind]
+                            kind >= ATV_VFY_EV_TAG && kind <= ATV_VFY_EV_PLCLOG ? kind_names[kind]
                                                                                : "entry",
                             key);
     }
@@ -215,6 +215,14 @@ enum atv_status atv_vfy_bundle_parse(struct atv_bytes json, struct atv_vfy_bundl
                    : "",
                BUNDLE_FORMAT) != 0) {
         rc = atv_err_set(err, ATV_E_PARSE, "bundle: format is not %s", BUNDLE_FORMAT);
+        goto out;
+    }
+    if (json_is_integer(json_object_get(root, "version")) &&
+        json_integer_value(json_object_get(root, "version")) == 1) {
+        /* version 1 carried DID documents, which a bundle's writer could make up */
+        rc = atv_err_setr(err, ATV_E_UNSUPPORTED, "bundle_v1",
+                          "bundle: version 1 carries DID documents, not did:plc operation logs, "
+                          "and is no longer read: export it again with this version");
         goto out;
     }
     if (json_integer_value(json_object_get(root, "version")) != BUNDLE_VERSION ||

@@ -357,9 +357,11 @@ static int plc_by_log(const struct atv_vfy_params *p, const char *did)
 
 /* Rollback guard of the log: a log that does not contain the head seen
  * before (nullified or not) is refused; a log that does moves the head
- * forward, compare-and-set, since other processes may be doing the same. */
-static enum atv_status plc_head_check(struct vsrc *s, const char *did, const struct atv_buf *log,
-                                      const char *head, struct atv_err *err)
+ * forward (write), compare-and-set, since other processes may be doing the
+ * same. Offline, heads are read and never written: a bundle is no view of
+ * the directory newer than the one this cache saw. */
+static enum atv_status plc_head_check(struct vsrc *s, const char *did, struct atv_bytes log,
+                                      const char *head, int write, struct atv_err *err)
 {
     const struct atv_vfy_params *p = s->req->params;
     char key[ATV_MAX_DID + 16], seen[ATV_CID_STR_CAP];
@@ -377,14 +379,14 @@ static enum atv_status plc_head_check(struct vsrc *s, const char *did, const str
         if (atv_cache_get(p->cache_dir, key, VSRC_PLC_HEAD_TTL_S, &b, NULL, &e2) == ATV_OK) {
             (void)snprintf(seen, sizeof seen, "%.*s", (int)b.len, (const char *)b.ptr);
         }
-        if (seen[0] != '\0' && !atv_atp_plc_log_contains(atv_buf_view(log), seen, NULL)) {
+        if (seen[0] != '\0' && !atv_atp_plc_log_contains(log, seen, NULL)) {
             rc = atv_err_setr(err, ATV_E_VERIFY, "plc_log_rollback",
                               "the PLC log of %s does not contain operation %s seen before: a "
                               "rolled-back or substituted log",
                               did, seen);
             goto out;
         }
-        if (strcmp(seen, head) == 0) {
+        if (strcmp(seen, head) == 0 || !write) {
             goto out;
         }
         atv_err_clear(&e2);
@@ -408,54 +410,91 @@ out:
     return rc;
 }
 
-/* did:plc resolved from its verified log; text receives the verified state
- * as a DID document (what the cache and a bundle keep). */
-static enum atv_status plc_from_log(struct vsrc *s, const char *did, struct atv_buf *text,
+/* A did:plc's key, PDS and handle from its log's bytes, however they came
+ * (the directory, the cache, a bundle): the whole log verified, the rollback
+ * guard (write: moves the head; 0: only reads it), then usable. */
+static enum atv_status plc_accept(struct vsrc *s, const char *did, struct atv_bytes log, int write,
+                                  struct atv_diddoc *doc, struct atv_err *err)
+{
+    struct atv_plc_state *st = calloc(1, sizeof *st);
+    enum atv_status rc;
+
+    if (st == NULL) {
+        return atv_err_set(err, ATV_E_NOMEM, "plc log: out of memory");
+    }
+    rc = atv_atp_plc_from_log(log, did, st, doc, err);
+    if (rc == ATV_OK) {
+        atv_vfy_logf(s->req->log, ATV_VFY_DEBUG,
+                     "atproto: %s from its verified PLC log (%zu operations, head %s)", did,
+                     st->n_ops, st->head_cid);
+        rc = plc_head_check(s, did, log, st->head_cid, write, err);
+    }
+    if (rc == ATV_OK) {
+        rc = atv_atp_plc_usable(st, err);
+    }
+    if (rc != ATV_OK) {
+        memset(doc, 0, sizeof *doc);
+    }
+    free(st);
+    return rc;
+}
+
+/* did:plc from the directory's log; log receives its bytes, which the cache
+ * and a bundle keep: proof, not a claim. */
+static enum atv_status plc_from_log(struct vsrc *s, const char *did, struct atv_buf *log,
                                     struct atv_diddoc *doc, struct atv_err *err)
 {
     const struct atv_vfy_params *p = s->req->params;
     struct atv_plc_state *st = calloc(1, sizeof *st);
     struct atv_fetcher f = atv_http_fetcher(s->id_h);
-    struct atv_buf log;
     enum atv_status rc;
 
-    atv_buf_init(&log, ATV_MAX_PLC_LOG_JSON);
     if (st == NULL) {
         return atv_err_set(err, ATV_E_NOMEM, "plc log: out of memory");
     }
-    rc = atv_atp_plc_resolve(&f, p->plc, did, &log, st, doc, err);
-    if (rc == ATV_OK) {
-        atv_vfy_logf(s->req->log, ATV_VFY_DEBUG,
-                     "atproto: %s from its verified PLC log (%zu operations, head %s)", did,
-                     st->n_ops, st->head_cid);
-        rc = plc_head_check(s, did, &log, st->head_cid, err);
-    }
-    if (rc == ATV_OK) {
-        rc = atv_atp_plc_usable(st, err);
-    }
-    if (rc == ATV_OK) {
-        rc = atv_atp_diddoc_render(doc, text, err);
-    }
-    if (rc != ATV_OK) {
-        memset(doc, 0, sizeof *doc);
-    }
-    atv_buf_cleanup(&log);
+    rc = atv_atp_plc_resolve(&f, p->plc, did, log, st, doc, err);
     free(st);
+    if (rc == ATV_OK) {
+        /* verified twice (resolve, then accept): the second is the one the
+         * cache and bundles get, and it costs microseconds */
+        rc = plc_accept(s, did, atv_buf_view(log), 1, doc, err);
+    }
     return rc;
+}
+
+/* Offline: a did:plc only from the log in the bundle, whatever plcAuditLog
+ * says; anything else is a claim whoever wrote the bundle could make. */
+static enum atv_status plc_offline(struct vsrc *s, const char *did, struct atv_buf *log,
+                                   struct atv_diddoc *doc, struct atv_err *err)
+{
+    enum atv_status rc = from_bundle(s, ATV_VFY_EV_PLCLOG, did, NULL, log, err);
+    if (rc == ATV_E_NOT_FOUND) {
+        atv_err_clear(err); /* the first error is kept: this one says more */
+        return atv_err_setr(err, ATV_E_NOT_FOUND, "plc_log_missing",
+                            "the bundle holds no operation log of %s: offline, a did:plc is "
+                            "taken only from its log (export the bundle again)",
+                            did);
+    }
+    return rc == ATV_OK ? plc_accept(s, did, atv_buf_view(log), 0, doc, err) : rc;
 }
 
 enum atv_status vsrc_diddoc(struct vsrc *s, const char *did, struct atv_diddoc *doc,
                             struct atv_err *err)
 {
     const struct atv_vfy_params *p = s->req->params;
+    const int by_log = plc_by_log(p, did);
     struct atv_fetcher f;
     struct atv_buf text;
-    char key[ATV_MAX_URL + ATV_MAX_DID + 2];
+    char key[ATV_MAX_URL + ATV_MAX_DID + 16];
     enum atv_status rc = ATV_E_NOT_FOUND;
     int have = 0;
 
-    atv_buf_init(&text, ATV_MAX_DIDDOC + 1);
+    atv_buf_init(&text, ATV_MAX_PLC_LOG_JSON);
     if (offline(s)) {
+        if (strncmp(did, "did:plc:", 8) == 0) {
+            rc = plc_offline(s, did, &text, doc, err);
+            goto out;
+        }
         rc = from_bundle(s, ATV_VFY_EV_DIDDOC, did, NULL, &text, err);
         if (rc == ATV_OK) {
             rc = atv_atp_diddoc_parse(atv_buf_view(&text), did, doc, err);
@@ -463,14 +502,15 @@ enum atv_status vsrc_diddoc(struct vsrc *s, const char *did, struct atv_diddoc *
         goto out;
     }
     /* the directory is part of the key: two directories may disagree; so is
-     * the mode, so that a document taken on the directory's word never
-     * stands in for a verified log */
-    (void)snprintf(key, sizeof key, "%s%s %s", plc_by_log(p, did) ? "plclog " : "", p->plc, did);
+     * the mode: a log entry holds the log itself (proof, verified again on
+     * every read), a document entry what the directory said */
+    (void)snprintf(key, sizeof key, "%s%s %s", by_log ? "plcaudit " : "", p->plc, did);
     if (p->did_cache_ttl_s > 0 &&
         atv_cache_get(p->cache_dir, key, p->did_cache_ttl_s, &text, NULL, err) == ATV_OK) {
         struct atv_err e2;
         atv_err_clear(&e2);
-        if (atv_atp_diddoc_parse(atv_buf_view(&text), did, doc, &e2) == ATV_OK) {
+        if ((by_log ? plc_accept(s, did, atv_buf_view(&text), 0, doc, &e2)
+                    : atv_atp_diddoc_parse(atv_buf_view(&text), did, doc, &e2)) == ATV_OK) {
             have = 1;
             atv_vfy_logf(s->req->log, ATV_VFY_DEBUG, "atproto: %s from the DID cache", did);
         } else {
@@ -483,8 +523,8 @@ enum atv_status vsrc_diddoc(struct vsrc *s, const char *did, struct atv_diddoc *
     if (!have) {
         text.len = 0;
         f = atv_http_fetcher(s->id_h);
-        rc = plc_by_log(p, did) ? plc_from_log(s, did, &text, doc, err)
-                                : atv_atp_did_resolve(&f, p->plc, did, &text, doc, err);
+        rc = by_log ? plc_from_log(s, did, &text, doc, err)
+                    : atv_atp_did_resolve(&f, p->plc, did, &text, doc, err);
         if (rc != ATV_OK) {
             goto out;
         }
@@ -497,7 +537,7 @@ enum atv_status vsrc_diddoc(struct vsrc *s, const char *did, struct atv_diddoc *
         }
     }
     rc = ATV_OK;
-    keep(s, ATV_VFY_EV_DIDDOC, did, 200, atv_buf_view(&text));
+    keep(s, by_log ? ATV_VFY_EV_PLCLOG : ATV_VFY_EV_DIDDOC, did, 200, atv_buf_view(&text));
 out:
     atv_buf_cleanup(&text);
     return rc;

@@ -280,6 +280,9 @@ static int artifact_step(struct pass *ps, const struct atv_buf *blob)
 static int trust_step(struct pass *ps)
 {
     struct atv_err err;
+    if (ps->req->collect) {
+        return 1; /* bundle export: the verifier that reads the bundle decides */
+    }
     atv_err_clear(&err);
     if (atv_policy_check_did(ps->policy_view, ps->src.img.name, ps->art.did, ps->req->now, NULL,
                              &err) == ATV_OK) {

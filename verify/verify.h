@@ -187,7 +187,8 @@ enum atv_vfy_ev {
     ATV_VFY_EV_MANIFEST,
     ATV_VFY_EV_BLOB,
     ATV_VFY_EV_DIDDOC,
-    ATV_VFY_EV_RECORD
+    ATV_VFY_EV_RECORD,
+    ATV_VFY_EV_PLCLOG /* a did:plc's audit log, keyed by DID: offline, its only source */
 };
 struct atv_vfy_bundle; /* opaque */
 
@@ -209,7 +210,7 @@ size_t atv_vfy_bundle_count(const struct atv_vfy_bundle *b);
 ATV_MUST_USE enum atv_status atv_vfy_bundle_merge(struct atv_vfy_bundle *dst,
                                                   const struct atv_vfy_bundle *src,
                                                   struct atv_err *err);
-/* JSON {"format":"atcr-verify-bundle","version":1,"createdAt":N,"entries":[
+/* JSON {"format":"atcr-verify-bundle","version":2,"createdAt":N,"entries":[
  * {"kind","key","status","fetchedAt","data" (base64)}]}, parsed strictly. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_parse(struct atv_bytes json,
                                                   struct atv_vfy_bundle **out,
@@ -247,6 +248,11 @@ struct atv_vfy_request {
     uint64_t deadline_ms;
     /* borrow, or NULL: the run loads the policy from params itself */
     const struct atv_policy *policy;
+    /* evidence collection (bundle export with no trust configured): every
+     * signer is followed as if trusted, so that a bundle holds what any
+     * verifier's policy will need. An artifact's success then means only
+     * "its proof verified": the verdict decides no trust. */
+    int collect;
 };
 
 /* CLOCK_MONOTONIC in milliseconds (0 if the clock is unavailable). */

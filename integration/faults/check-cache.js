@@ -7,9 +7,10 @@
 //
 // An entry is DIR/hex(sha256(KEY)).json, mode 0600, a regular file holding
 // "atv-cache-v1 <unix seconds> <hex sha256 of body> <body length>\n" and then exactly that body.
-// Every DID must have its document entry, a JSON DID document whose id is the DID: KEY
-// "plclog PLC_URL DID" (the state of the DID's verified PLC log, plcAuditLog true, the default),
-// or with --weak "PLC_URL DID" (the directory's document, plcAuditLog false). Each DID may also
+// Every DID must have its identity entry: KEY "plcaudit PLC_URL DID", the DID's PLC audit log as
+// the directory served it (a JSON array of operations of that DID; plcAuditLog true, the
+// default), or with --weak "PLC_URL DID", a JSON DID document whose id is the DID (the
+// directory's document, plcAuditLog false). Each DID may also
 // have the guards' entries, checked the same way: "rev DID" (the newest repository rev seen, body
 // a 13-character TID) and, in log mode, "plchead DID" (the CID of the newest PLC operation seen,
 // body a base32 CIDv1). DIR/.lock, the lock file of the compare-and-set that moves the PLC head,
@@ -32,7 +33,7 @@ function main() {
     process.stderr.write('usage: node check-cache.js [--weak] DIR PLC_URL DID...\n');
     return 2;
   }
-  const want = new Map(dids.map((d) => [file(weak ? `${plc} ${d}` : `plclog ${plc} ${d}`), d]));
+  const want = new Map(dids.map((d) => [file(weak ? `${plc} ${d}` : `plcaudit ${plc} ${d}`), d]));
   // the guards' entries: name -> {did, what, shape of the body}
   const guards = new Map();
   for (const d of dids) {
@@ -70,7 +71,11 @@ function main() {
         } else {
           try {
             const doc = JSON.parse(body.toString('utf8'));
-            if (did !== undefined && doc.id !== did) problems.push(`document id ${doc.id}, want ${did}`);
+            if (did !== undefined && weak && doc.id !== did) problems.push(`document id ${doc.id}, want ${did}`);
+            if (did !== undefined && !weak) {
+              if (!Array.isArray(doc) || doc.length === 0) problems.push('log is not a non-empty array');
+              else if (doc.some((e) => e.did !== did)) problems.push(`log has an entry of another DID, want ${did}`);
+            }
           } catch (e) {
             problems.push('body is not JSON');
           }

@@ -70,8 +70,10 @@ static const char *acct_did(const char *name)
     return d != NULL ? d : "";
 }
 
-/* Puts image NAME's evidence (as REG/atv/app) into b. */
-static int add_image(struct atv_vfy_bundle *b, const char *name)
+/* Puts image NAME's evidence (as REG/atv/app) into b: each signer's
+ * operation log, as a bundle carries a did:plc (doc 0), or the directory's
+ * DID document instead (doc 1: the claim a forged bundle would make). */
+static int add_image_as(struct atv_vfy_bundle *b, const char *name, int doc)
 {
     json_t *img = json_object_get(json_object_get(fixture, "images"), name);
     json_t *sigs = json_object_get(img, "signatures"), *s;
@@ -93,10 +95,16 @@ static int add_image(struct atv_vfy_bundle *b, const char *name)
         ok = ok && put_file(b, ATV_VFY_EV_RECORD, json_string_value(json_object_get(s, "recordUri")),
                             json_string_value(json_object_get(s, "car")), NULL);
         (void)snprintf(did, sizeof did, "%s", acct_did(signer));
-        (void)snprintf(rel, sizeof rel, "plc/%s.json", did);
-        ok = ok && put_file(b, ATV_VFY_EV_DIDDOC, did, rel, "https://pds.atv.test");
+        (void)snprintf(rel, sizeof rel, doc ? "plc/%s.json" : "plc/%s.log.json", did);
+        ok = ok && put_file(b, doc ? ATV_VFY_EV_DIDDOC : ATV_VFY_EV_PLCLOG, did, rel,
+                            doc ? "https://pds.atv.test" : NULL);
     }
     return ok;
+}
+
+static int add_image(struct atv_vfy_bundle *b, const char *name)
+{
+    return add_image_as(b, name, 0);
 }
 
 static const char *sig_of(const char *image, size_t n)
@@ -419,6 +427,61 @@ static void test_index(struct atv_vfy_bundle *b)
 
 /* With minSignatures 1 the plugin's own artifact decides: no discovery at
  * all (its bundle holds no referrers list, so a listing would fail). */
+/* Finding 1 of issue 13: a bundle whose writer made up the identity. forger
+ * signed a commit for victim's DID with its own key (the official libraries
+ * made both, gen-ratify.mjs); the directory's document for victim names
+ * forger's key. Offline, a did:plc is taken only from its log: without the
+ * log the bundle proves nothing, and with victim's genuine log forger's
+ * commit does not verify. victim's own commit does. */
+static void test_forged_bundle(void)
+{
+    static const char pol[] = "policies:\n  - {name: v, scope: \"**\", require: {trustedDIDs: [\"%s\"]}}\n";
+    char policy[256], rel[256], victim[128];
+    struct atv_vfy_bundle *forged = NULL, *genuine = NULL;
+    struct atv_err err;
+    const struct atv_vfy_image *v;
+    struct run *r;
+
+    (void)snprintf(victim, sizeof victim, "%s", acct_did("victim"));
+    (void)snprintf(policy, sizeof policy, pol, victim);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_vfy_bundle_new(&forged, &err), ATV_OK, &err);
+    CHECK_STATUS(atv_vfy_bundle_new(&genuine, &err), ATV_OK, &err);
+    /* the attacker's bundle: forger's commit and a document naming forger's key */
+    CHECK(add_image_as(forged, "victimforged", 1));
+    r = run_new(forged, policy);
+    v = verdict(r, "victimforged", NULL);
+    CHECK(!v->allowed && v->reason == ATV_VFY_IDENTITY_ERROR);
+    CHECK_STR(v->detail, "plc_log_missing");
+    /* the same through the plugin's path (its artifact first) */
+    v = verdict(r, "victimforged", sig_of("victimforged", 0));
+    CHECK(!v->allowed && v->reason == ATV_VFY_IDENTITY_ERROR);
+    run_free(r);
+    /* the attacker adds victim's genuine log: the key comes from it, not forger's */
+    (void)snprintf(rel, sizeof rel, "plc/%s.log.json", victim);
+    CHECK(put_file(forged, ATV_VFY_EV_PLCLOG, victim, rel, NULL));
+    r = run_new(forged, policy);
+    v = verdict(r, "victimforged", NULL);
+    CHECK(!v->allowed && v->reason == ATV_VFY_SIGNATURE_INVALID);
+    run_free(r);
+    /* victim's own commit, with her log: verified offline */
+    CHECK(add_image(genuine, "victimgood"));
+    r = run_new(genuine, policy);
+    v = verdict(r, "victimgood", NULL);
+    CHECK(v->allowed && v->met);
+    run_free(r);
+    /* a log that is not the DID's: bob's log filed under victim's DID */
+    (void)snprintf(rel, sizeof rel, "plc/%s.log.json", acct_did("bob"));
+    CHECK(put_file(genuine, ATV_VFY_EV_PLCLOG, victim, rel, NULL));
+    r = run_new(genuine, policy);
+    v = verdict(r, "victimgood", NULL);
+    CHECK(!v->allowed && v->reason == ATV_VFY_IDENTITY_ERROR);
+    CHECK_STR(v->detail, "plc_log_invalid");
+    run_free(r);
+    atv_vfy_bundle_free(forged);
+    atv_vfy_bundle_free(genuine);
+}
+
 static void test_no_discovery(void)
 {
     struct atv_vfy_bundle *b = NULL;
@@ -435,7 +498,7 @@ static void test_no_discovery(void)
     struct atv_vfy_bundle *nolist = NULL;
     CHECK_STATUS(atv_vfy_bundle_new(&nolist, &err), ATV_OK, &err);
     static const enum atv_vfy_ev kinds[] = {ATV_VFY_EV_MANIFEST, ATV_VFY_EV_BLOB,
-                                            ATV_VFY_EV_DIDDOC, ATV_VFY_EV_RECORD};
+                                            ATV_VFY_EV_PLCLOG, ATV_VFY_EV_RECORD};
     json_t *sg = json_array_get(
         json_object_get(json_object_get(json_object_get(fixture, "images"), "good"), "signatures"),
         0);
@@ -518,6 +581,7 @@ int main(void)
     test_index(b);
     test_index_too_big(b);
     test_no_discovery();
+    test_forged_bundle();
     atv_vfy_bundle_free(b);
     json_decref(fixture);
     return atv_test_done();

@@ -301,23 +301,23 @@ static void test_bundle(void)
     static const char *const bad[] = {
         "",
         "[]",
-        "{\"format\":\"other\",\"version\":1,\"entries\":[]}",
-        "{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":[]}",
+        "{\"format\":\"other\",\"version\":2,\"entries\":[]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":3,\"entries\":[]}",
         "{\"format\":\"atcr-verify-bundle\",\"version\":\"1\",\"entries\":[]}",
-        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":{}}",
-        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\"}]}",
-        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"nope\","
+        "{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":{}}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":[{\"kind\":\"blob\"}]}",
+        "{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":[{\"kind\":\"nope\","
         "\"key\":\"k\",\"status\":200,\"fetchedAt\":1,\"data\":\"\"}]}",
-        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\","
+        "{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":[{\"kind\":\"blob\","
         "\"key\":\"k\",\"status\":200,\"fetchedAt\":1,\"data\":\"!!\"}]}",
-        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\","
+        "{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":[{\"kind\":\"blob\","
         "\"key\":\"k\",\"status\":-1,\"fetchedAt\":1,\"data\":\"\"}]}",
-        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\","
+        "{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":[{\"kind\":\"blob\","
         "\"key\":\"k\",\"status\":200,\"fetchedAt\":1,\"data\":\"\",\"x\":1}]}",
-        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\","
+        "{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":[{\"kind\":\"blob\","
         "\"key\":\"k\",\"status\":200,\"fetchedAt\":1,\"data\":\"\"},{\"kind\":\"blob\","
         "\"key\":\"k\",\"status\":200,\"fetchedAt\":1,\"data\":\"\"}]}",
-        "{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[{\"kind\":\"blob\","
+        "{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":[{\"kind\":\"blob\","
         "\"key\":\"\",\"status\":200,\"fetchedAt\":1,\"data\":\"\"}]}",
     };
     struct atv_vfy_bundle *b = NULL, *c = NULL;
@@ -374,6 +374,21 @@ static void test_bundle(void)
         rc = atv_vfy_bundle_parse(atv_bytes_str(bad[i]), &c, &err);
         CHECK_MSG(rc != ATV_OK && c == NULL, "bad bundle %zu rejected: %s", i, err.msg);
     }
+    /* version 1 carried DID documents anyone could write: refused, with the way out */
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_vfy_bundle_parse(
+                     atv_bytes_str("{\"format\":\"atcr-verify-bundle\",\"version\":1,\"entries\":[]}"),
+                     &c, &err),
+                 ATV_E_UNSUPPORTED, &err);
+    CHECK(c == NULL && err.reason != NULL && strcmp(err.reason, "bundle_v1") == 0 &&
+          strstr(err.msg, "export it again") != NULL);
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_vfy_bundle_parse(
+                     atv_bytes_str("{\"format\":\"atcr-verify-bundle\",\"version\":2,\"entries\":[]}"),
+                     &c, &err),
+                 ATV_OK, &err);
+    atv_vfy_bundle_free(c);
+    c = NULL;
 }
 
 int main(void)
