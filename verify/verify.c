@@ -315,7 +315,7 @@ static int same_key(const struct atv_pubkey *key, const char *claim)
             return 0;
         }
     }
-    return k.type == key->type && memcmp(k.point, key->point, sizeof k.point) == 0;
+    return atv_atp_key_eq(&k, key);
 }
 
 static int identity_step(struct pass *ps)
