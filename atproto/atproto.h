@@ -122,6 +122,12 @@ ATV_MUST_USE enum atv_status atv_atp_key_from_point(enum atv_key_type type, stru
 ATV_MUST_USE enum atv_status atv_atp_key_to_didkey(const struct atv_pubkey *key, char *out,
                                                    size_t cap, struct atv_err *err);
 const char *atv_atp_key_type_name(enum atv_key_type type); /* "K-256", "P-256" */
+/* 1 when a and b are the same key: the same curve and the same point. Every
+ * parser above keeps the compressed point, so a key read as Multikey, did:key
+ * or the legacy uncompressed form is the same key in all three; this is the
+ * one comparison of keys (never compare their strings). 0 when either is
+ * NULL or of no known type. */
+int atv_atp_key_eq(const struct atv_pubkey *a, const struct atv_pubkey *b);
 
 /* Verifies a 64-byte r||s signature over SHA-256(msg), hashing inside.
  * Returns: ATV_OK only when the curve library says verified and S <= n/2;

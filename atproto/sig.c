@@ -439,6 +439,15 @@ const char *atv_atp_key_type_name(enum atv_key_type type)
     }
 }
 
+int atv_atp_key_eq(const struct atv_pubkey *a, const struct atv_pubkey *b)
+{
+    if (a == NULL || b == NULL || (a->type != ATV_KEY_K256 && a->type != ATV_KEY_P256)) {
+        return 0;
+    }
+    /* both points are 33-byte SEC1 compressed (struct atv_pubkey) */
+    return a->type == b->type && memcmp(a->point, b->point, sizeof a->point) == 0;
+}
+
 /* ---- signatures ------------------------------------------------------------ */
 
 static enum atv_status k256_verify(const uint8_t point[33], struct atv_bytes msg,

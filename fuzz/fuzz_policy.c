@@ -1,17 +1,19 @@
 /* fuzz/fuzz_policy.c: trust-policy files (YAML or JSON) and scope globs.
  *
  * Target functions: atv_policy_parse, atv_policy_scope_for,
- * atv_policy_check_did, atv_policy_evaluate, atv_policy_free,
- * atv_policy_glob_match.
+ * atv_policy_check_did, atv_policy_check_key, atv_policy_evaluate,
+ * atv_policy_free, atv_policy_glob_match.
  *
  * The input is parsed as a policy and, when it parses, asked about a few
  * fixed normalised names and DIDs at fixed times; check_did's verdict and
- * evaluate's outcome agree with scope_for. The same bytes are then split at
+ * evaluate's outcome agree with scope_for; check_key answers pinned or
+ * key_not_pinned for a few fixed keys. The same bytes are then split at
  * their first NUL (or in the middle when there is none) into a glob and a
  * string (each cut to FZ_GLOB_MAX bytes): a glob without '*'
  * or '?' matches exactly itself, and every glob matches under "**". No I/O. */
 #include "fuzz/fuzz.h"
 
+#include "atproto/atproto.h"
 #include "policy/policy.h"
 
 /* Glob and string are cut to this: matching costs O(len(glob) * len(s)) by
@@ -67,6 +69,33 @@ static void fz_ask(const struct atv_policy *p)
     }
 }
 
+/* Keys of testdata/proofs (pinned by the valid samples), and one of no type. */
+static const char *const fz_keys[] = {
+    "did:key:zQ3shvgt1ntaeAoEyHzAvevjG22Stbaiwo1MLUKaUU8MBuDR7",
+    "did:key:zDnaek1qXF1Mi1z9rqSV4Fsw9sZoWSuoMKPfVac41KM5bVUWX",
+    NULL,
+};
+
+static void fz_pins(const struct atv_policy *p)
+{
+    size_t d, k;
+    for (k = 0; k < sizeof fz_keys / sizeof fz_keys[0]; k++) {
+        struct atv_pubkey key;
+        struct atv_err err;
+        memset(&key, 0, sizeof key);
+        atv_err_clear(&err);
+        FZ_CHECK(fz_keys[k] == NULL || atv_atp_key_parse_didkey(fz_keys[k], &key, &err) == ATV_OK);
+        for (d = 0; d < sizeof fz_dids / sizeof fz_dids[0]; d++) {
+            enum atv_status rc;
+            atv_err_clear(&err);
+            rc = atv_policy_check_key(p, fz_dids[d], &key, &err);
+            FZ_CHECK(rc == ATV_OK || (rc == ATV_E_VERIFY && err.reason != NULL &&
+                                      strcmp(err.reason, "key_not_pinned") == 0 &&
+                                      memchr(err.msg, 0, sizeof err.msg) != NULL));
+        }
+    }
+}
+
 static void fz_glob(const uint8_t *data, size_t size)
 {
     const uint8_t *nul = size > 0 ? memchr(data, 0, size) : NULL;
@@ -95,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (atv_policy_parse((struct atv_bytes){data, size}, &p, &err) == ATV_OK) {
         FZ_CHECK(p != NULL);
         fz_ask(p);
+        fz_pins(p);
         atv_policy_free(p);
     } else {
         FZ_CHECK(p == NULL && err.code != ATV_OK);

@@ -352,3 +352,55 @@ teardown() {
     echo "status $status: $stderr"
     [ "$status" -eq 0 ]
 }
+
+@test "key pins: the DID's current key must be one its trustedDIDs entry pins (plugin, CLI, offline)" {
+    # the DIDs and keys come from the fixture (it is regenerated with new DIDs)
+    alice=$(jq -r .accounts.alice.did "$FX")
+    alice_key=$(jq -r .accounts.alice.didKey "$FX")
+    bob_key=$(jq -r .accounts.bob.didKey "$FX")
+    pin() { # FILE KEY: a policy trusting alice with KEY pinned
+        policy "$1" <<EOF2
+trustedDIDs:
+  "$alice":
+    name: "Alice"
+    keys: ["$2"]
+policies:
+  - {name: pinned, scope: "**"}
+EOF2
+    }
+    right=$(pin right.yaml "$alice_key")
+    # the bare multibase, as a DID document's publicKeyMultibase
+    bare=$(pin bare.yaml "${alice_key#did:key:}")
+    wrong=$(pin wrong.yaml "$bob_key")
+    read -r s size < <(sig good 0)
+    # online: the pinned key verifies (the run fills the DID cache)
+    run --separate-stderr "$CLI" "$REGISTRY/atv/app:good" --policy "$right" "${NET[@]}" -o json
+    [ "$status" -eq 0 ]
+    plugin "$REGISTRY/atv/app@$(digest good)" "$s" "$size" "{trustPolicy: \"$bare\"}"
+    echo "$output" | jq -e '.isSuccess == true'
+    # another key pinned: refused by both, the DID document now from the cache
+    plugin "$REGISTRY/atv/app@$(digest good)" "$s" "$size" "{trustPolicy: \"$wrong\"}"
+    echo "$output" | jq -e --arg d "$alice" --arg k "$alice_key" '.isSuccess == false and
+        .extensions.reason == "UNTRUSTED_SIGNER" and .extensions.detail == "key_not_pinned" and
+        (.message | contains($d)) and (.message | contains($k)) and
+        (.extensions | has("commitCid") | not)'
+    run --separate-stderr "$CLI" "$REGISTRY/atv/app:good" --policy "$wrong" "${NET[@]}" -o json
+    [ "$status" -eq 1 ]
+    echo "$output" | jq -e '.allowed == false and .reason == "UNTRUSTED_SIGNER" and
+        .detail == "key_not_pinned"'
+    # offline, from a bundle: the same answers
+    "$CLI" bundle export "$REGISTRY/atv/app:good" --trusted-did "$alice" "${NET[@]}" \
+        -o "$T/good.json" > /dev/null 2>&1
+    run --separate-stderr "$CLI" "$REGISTRY/atv/app:good" --policy "$right" --offline \
+        --bundle "$T/good.json" -o json
+    [ "$status" -eq 0 ]
+    run --separate-stderr "$CLI" "$REGISTRY/atv/app:good" --policy "$wrong" --offline \
+        --bundle "$T/good.json" -o json
+    [ "$status" -eq 1 ]
+    echo "$output" | jq -e '.reason == "UNTRUSTED_SIGNER" and .detail == "key_not_pinned"'
+    # a key that is no key is a policy error naming the entry
+    bad=$(pin bad.yaml "did:key:zNotAKey")
+    run --separate-stderr "$CLI" "$REGISTRY/atv/app:good" --policy "$bad" "${NET[@]}" -o json
+    [ "$status" -eq 2 ]
+    [[ "$stderr$output" == *"trustedDIDs[\"$alice\"].keys[0]: bad key"* ]]
+}

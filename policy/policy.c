@@ -338,6 +338,43 @@ enum atv_status atv_policy_check_did(const struct atv_policy *p, const char *nam
     return ATV_OK;
 }
 
+enum atv_status atv_policy_check_key(const struct atv_policy *p, const char *did,
+                                     const struct atv_pubkey *key, struct atv_err *err)
+{
+    const struct pol_did *d;
+    char ds[96];
+    char ks[ATV_MAX_MULTIBASE + 16];
+    struct atv_err sub;
+
+    if (p == NULL || did == NULL || key == NULL) {
+        return atv_err_set(err, ATV_E_USAGE, "atv_policy_check_key: NULL argument");
+    }
+    d = top_did(p, did);
+    if (d == NULL || d->nkeys == 0) {
+        return ATV_OK; /* no pins: the key the DID's identity names */
+    }
+    for (size_t k = 0; k < d->nkeys; k++) {
+        if (atv_atp_key_eq(&d->keys[k], key)) {
+            return ATV_OK;
+        }
+    }
+    pol_sanitize(did, strlen(did), ds, sizeof ds);
+    atv_err_clear(&sub);
+    if (atv_atp_key_to_didkey(key, ks, sizeof ks, &sub) != ATV_OK) {
+        (void)snprintf(ks, sizeof ks, "(a %s key)", atv_atp_key_type_name(key->type));
+    }
+    if (d->nkeys == 1) {
+        return atv_err_setr(err, ATV_E_VERIFY, "key_not_pinned",
+                            "DID %s: its #atproto key %s is not the key its trustedDIDs entry "
+                            "pins",
+                            ds, ks);
+    }
+    return atv_err_setr(err, ATV_E_VERIFY, "key_not_pinned",
+                        "DID %s: its #atproto key %s is not one of the %zu keys its trustedDIDs "
+                        "entry pins",
+                        ds, ks, d->nkeys);
+}
+
 /* Is did among the first n of dids? (so a repeated DID counts once) */
 static int seen_before(const char *const *dids, size_t n, const char *did)
 {

@@ -16,6 +16,7 @@
  *           name: "Release bot"         # optional, reported
  *           validFrom: "2025-01-01T00:00:00Z"   # optional RFC 3339 (lexicon datetime);
  *           expiresAt: null                     # null/~/empty: no bound, as if absent
+ *           keys: ["did:key:zQ3sh...", "zDnae..."]  # optional key pins (below)
  *       policies:                       # required, 1..ATV_POLICY_MAX_POLICIES entries
  *         - name: production            # required, unique
  *           scope: "atcr.io/acme/app*"  # required glob over the normalised name
@@ -47,6 +48,16 @@
  *
  * A DID named in a require item's trustedDIDs that also has an entry in the
  * top-level map takes that entry's window; one without an entry has no window.
+ * Key pins: an entry's `keys`, when present, is a list of 1..ATV_POLICY_MAX_KEYS
+ * K-256 or P-256 keys, each a did:key ("did:key:z...") or a bare multibase as
+ * a DID document's publicKeyMultibase holds it (Multikey "z...", or the legacy
+ * uncompressed point, whose curve is the one it lies on). The DID's current
+ * #atproto key must then be one of them (atv_policy_check_key): the pass
+ * refuses any other key with UNTRUSTED_SIGNER, detail key_not_pinned. An
+ * empty list, a duplicate (the same key, in any encoding), a non-string and
+ * a string that is no such key are ATV_E_PARSE naming the entry
+ * (trustedDIDs["did:plc:..."].keys[1]); more than ATV_POLICY_MAX_KEYS is
+ * ATV_E_LIMIT. The plain trustedDIDs list pins nothing.
  * A window is validFrom <= now < expiresAt; `now` is whole seconds, so a
  * bound with a fraction acts as the next whole second. validFrom equal to
  * expiresAt is an empty window (never trusted), not an error.
@@ -89,6 +100,9 @@
 #define ATV_POLICY_MAX_NAME 128u
 #define ATV_POLICY_MAX_SCOPE 1024u
 #define ATV_POLICY_MAX_REQUIRE 16u /* items of one policy's require list */
+#define ATV_POLICY_MAX_KEYS 16u    /* keys one trustedDIDs entry pins */
+
+struct atv_pubkey; /* atproto/atproto.h */
 
 struct atv_policy; /* opaque */
 
@@ -156,6 +170,22 @@ void atv_policy_scope_for(const struct atv_policy *p, const char *name,
 ATV_MUST_USE enum atv_status atv_policy_check_did(const struct atv_policy *p, const char *name,
                                                   const char *did, int64_t now,
                                                   struct atv_policy_scope *scope,
+                                                  struct atv_err *err);
+
+/* Key pins: may did sign with key, its current #atproto key as identity
+ * resolution found it (live, cached or from a bundle)? The pins are the
+ * `keys` of did's entry in the top-level trustedDIDs map, wherever the DID is
+ * trusted from (like its window); they do not depend on the image.
+ * Args: p, did, key  non-NULL; key borrowed.
+ * Returns ATV_OK when did has no entry, or its entry has no `keys` (nothing
+ * pinned: the DID's identity names the key), or key is one of them compared
+ * as keys (atv_atp_key_eq: the same curve and point, whatever encoding each
+ * was written in); ATV_E_VERIFY with err->reason "key_not_pinned" otherwise,
+ * the message naming the DID, the key (as did:key) and how many are pinned;
+ * ATV_E_USAGE when p, did or key is NULL.
+ * A policy from atv_policy_from_dids pins nothing. */
+ATV_MUST_USE enum atv_status atv_policy_check_key(const struct atv_policy *p, const char *did,
+                                                  const struct atv_pubkey *key,
                                                   struct atv_err *err);
 
 /* What the policy decides for a whole image. */

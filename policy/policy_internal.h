@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atproto/atproto.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "policy/policy.h"
@@ -109,6 +110,11 @@ struct pol_did {
     char *name; /* NULL when absent */
     int has_from, has_until;
     struct pol_time from, until;
+    /* `keys`: the pinned #atproto keys, 1..ATV_POLICY_MAX_KEYS distinct keys
+     * (as points, whatever encoding each was written in); NULL and 0 when the
+     * entry pins none (any key the DID's identity names). */
+    struct atv_pubkey *keys;
+    size_t nkeys;
 };
 
 /* One item of a policy's `require` (a map is one item, a list several). */

@@ -114,6 +114,7 @@ void pol_policy_free(struct atv_policy *p)
     for (size_t k = 0; k < p->ndids; k++) {
         free(p->dids[k].did);
         free(p->dids[k].name);
+        free(p->dids[k].keys);
     }
     free(p->dids);
     for (size_t k = 0; k < p->nrules; k++) {
@@ -227,6 +228,85 @@ static enum atv_status want_time(struct atv_err *err, const struct pol_node *n,
 
 /* ---- top-level trustedDIDs ------------------------------------------------------ */
 
+/* One pinned key, as written: "did:key:z..." (did:key method spec), or the
+ * bare multibase a DID document's publicKeyMultibase holds: Multikey
+ * ("z" + base58btc(multicodec || compressed point)), or the legacy form
+ * ("z" + base58btc(04 || X || Y), no multicodec), whose curve is the one the
+ * point lies on. Only K-256 and P-256 (atproto cryptography spec). Every
+ * failure is the caller's ATV_E_PARSE: a string that is no key cannot pin one. */
+static enum atv_status parse_pin(const char *s, struct atv_pubkey *out, struct atv_err *err)
+{
+    struct atv_pubkey k256, p256;
+    struct atv_err sub, e2;
+    enum atv_status rc;
+
+    if (strncmp(s, "did:key:", 8) == 0) {
+        return atv_atp_key_parse_didkey(s, out, err);
+    }
+    atv_err_clear(&sub);
+    rc = atv_atp_key_parse_multikey(s, out, &sub);
+    if (rc == ATV_OK) {
+        return ATV_OK;
+    }
+    atv_err_clear(&e2);
+    int on_k256 = atv_atp_key_parse_legacy(ATV_KEY_K256, s, &k256, &e2) == ATV_OK;
+    atv_err_clear(&e2);
+    int on_p256 = atv_atp_key_parse_legacy(ATV_KEY_P256, s, &p256, &e2) == ATV_OK;
+    if (on_k256 && on_p256) {
+        /* a point on both curves: no way to tell which key is meant */
+        return atv_err_set(err, ATV_E_PARSE, "legacy key: the point is on both K-256 and P-256");
+    }
+    if (on_k256 || on_p256) {
+        *out = on_k256 ? k256 : p256;
+        return ATV_OK;
+    }
+    /* the Multikey reason: the form a key is written in today */
+    return atv_err_set(err, rc, "%s (nor a legacy uncompressed K-256 or P-256 point)", sub.msg);
+}
+
+/* `keys`: a sequence of 1..ATV_POLICY_MAX_KEYS distinct keys (compared as
+ * keys, so one point written twice in two encodings is a duplicate). */
+static enum atv_status build_keys(const struct pol_node *n, struct pol_did *d, struct atv_err *err)
+{
+    enum atv_status rc = want(err, n, POL_SEQ);
+    if (rc != ATV_OK) {
+        return rc;
+    }
+    if (n->n == 0) {
+        return pol_fail(err, ATV_E_PARSE, n,
+                        "empty list: pin at least one key, or leave keys out (any key)");
+    }
+    if (n->n > ATV_POLICY_MAX_KEYS) {
+        return pol_fail(err, ATV_E_LIMIT, n, "%zu keys, max %u", n->n, ATV_POLICY_MAX_KEYS);
+    }
+    d->keys = calloc(n->n, sizeof *d->keys);
+    if (d->keys == NULL) {
+        return atv_err_set(err, ATV_E_NOMEM, "policy: out of memory");
+    }
+    for (size_t k = 0; k < n->n; k++) {
+        const struct pol_node *v = n->items[k].val;
+        struct atv_err sub;
+        rc = want(err, v, POL_STR);
+        if (rc != ATV_OK) {
+            return rc;
+        }
+        atv_err_clear(&sub);
+        if (parse_pin(v->text, &d->keys[d->nkeys], &sub) != ATV_OK) {
+            return pol_fail(err, ATV_E_PARSE, v,
+                            "bad key (want did:key:z... or a publicKeyMultibase z...): %s",
+                            sub.msg);
+        }
+        for (size_t j = 0; j < d->nkeys; j++) {
+            if (atv_atp_key_eq(&d->keys[j], &d->keys[d->nkeys])) {
+                return pol_fail(err, ATV_E_PARSE, v, "duplicate key (the same key as keys[%zu])",
+                                j);
+            }
+        }
+        d->nkeys++;
+    }
+    return ATV_OK;
+}
+
 static enum atv_status build_did(const struct pol_node *val, const char *key, struct pol_did *d,
                                  struct atv_err *err)
 {
@@ -267,6 +347,8 @@ static enum atv_status build_did(const struct pol_node *val, const char *key, st
                 rc = want_time(err, v, &d->until);
                 d->has_until = rc == ATV_OK;
             }
+        } else if (strcmp(f, "keys") == 0) {
+            rc = build_keys(v, d, err);
         } else {
             rc = unknown_key(err, v);
         }

@@ -318,7 +318,7 @@ static int same_key(const struct atv_pubkey *key, const char *claim)
             return 0;
         }
     }
-    return k.type == key->type && memcmp(k.point, key->point, sizeof k.point) == 0;
+    return atv_atp_key_eq(&k, key);
 }
 
 static int identity_step(struct pass *ps)
@@ -353,6 +353,29 @@ static int identity_step(struct pass *ps)
                      "atproto: the artifact claims a public key other than the DID document's");
     }
     return 1;
+}
+
+/* ---- key pins: the resolved key must be one the policy pins --------------------------- */
+
+/* The key identity resolution found (live, from the cache or from a bundle)
+ * is the one the proof step verifies the commit with, so pinning it here pins
+ * the signer. Checked before the proof is fetched: an unpinned key costs no
+ * PDS request, never advances the rollback guard, and its artifact never
+ * reaches `verified`, so no verdict built on it can be positive (an audit
+ * policy still only lets the failure through, as for any other). */
+static int pin_step(struct pass *ps)
+{
+    struct atv_err err;
+    enum atv_status rc;
+
+    atv_err_clear(&err);
+    rc = atv_policy_check_key(ps->policy_view, ps->art.did, &ps->doc.key, &err);
+    if (rc == ATV_OK) {
+        return 1;
+    }
+    fail(ps, rc == ATV_E_VERIFY ? ATV_VFY_UNTRUSTED_SIGNER : ATV_VFY_BAD_REQUEST, &err,
+         "key pin");
+    return 0;
 }
 
 /* ---- the proof from the PDS -------------------------------------------------------- */
@@ -548,7 +571,8 @@ void atv_vfy_run(const struct atv_vfy_request *req, struct atv_vfy_result *out)
         ps.req = &local;
     }
     if (open_source(&ps) && load_policy(&ps) && registry_step(&ps, &blob) &&
-        artifact_step(&ps, &blob) && trust_step(&ps) && identity_step(&ps) && proof_step(&ps)) {
+        artifact_step(&ps, &blob) && trust_step(&ps) && identity_step(&ps) && pin_step(&ps) &&
+        proof_step(&ps)) {
         ps.verified = 1;
         handle_step(&ps);
     }

@@ -9,6 +9,7 @@
  *   -> artifact (strict; subject.digest; recordUri DID and collection)
  *   -> trust policy (before any identity traffic)
  *   -> DID document (cache first; key and PDS from it, never from the artifact)
+ *   -> key pins (the policy file's `keys` for the DID: that key must be one)
  *   -> getRecord proof from that PDS (commit signature, MST inclusion,
  *      record $type and digest)
  *   -> handle (both ways, reported only when verified)

@@ -987,6 +987,22 @@ static void legacy_curve(enum atv_key_type type, const struct sample *smp)
     CHECK_MSG(k.type == type && memcmp(k.point, smp->key.point, 33) == 0,
               "%s: legacy key is the fixture key", name);
     CHECK(verify(&k, smp->msg, smp->msg_len, smp->sig, 64, &err) == ATV_OK);
+    /* atv_atp_key_eq: the legacy and the Multikey forms are one key; the same
+     * bytes on the other curve, a changed byte, no type or NULL are not */
+    {
+        struct atv_pubkey other = k;
+        CHECK(atv_atp_key_eq(&k, &smp->key) && atv_atp_key_eq(&smp->key, &k));
+        other.type = type == ATV_KEY_K256 ? ATV_KEY_P256 : ATV_KEY_K256;
+        CHECK(!atv_atp_key_eq(&k, &other) && !atv_atp_key_eq(&other, &k));
+        other = k;
+        other.point[32] ^= 0x01;
+        CHECK(!atv_atp_key_eq(&k, &other));
+        other = k;
+        other.type = ATV_KEY_NONE;
+        CHECK(!atv_atp_key_eq(&other, &other) && !atv_atp_key_eq(&k, &other));
+        CHECK(!atv_atp_key_eq(&k, NULL) && !atv_atp_key_eq(NULL, &k) &&
+              !atv_atp_key_eq(NULL, NULL));
+    }
     /* the raw 65-byte point, too */
     atv_err_clear(&err);
     CHECK_STATUS(atv_atp_key_from_point(type, bv(un, 65), &k, &err), ATV_OK, &err);

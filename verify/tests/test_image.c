@@ -550,6 +550,160 @@ static void test_index_too_big(struct atv_vfy_bundle *b)
     run_free(r);
 }
 
+/* A fixture account's field (accounts.NAME.FIELD of fixture.json), "" when absent:
+ * the DIDs and keys are read, never written here, since the fixture is
+ * regenerated with new DIDs. */
+static const char *acct(const char *name, const char *field)
+{
+    const char *v = json_string_value(
+        json_object_get(json_object_get(json_object_get(fixture, "accounts"), name), field));
+    return v != NULL ? v : "";
+}
+
+/* A policy trusting alice and bob everywhere (minSignatures min), with
+ * `keys` lists for them ("" for none), under action. */
+static struct run *pinned_run(struct atv_vfy_bundle *b, const char *alice_keys,
+                              const char *bob_keys, unsigned min, const char *action)
+{
+    char pol[2048];
+    (void)snprintf(pol, sizeof pol,
+                   "trustedDIDs:\n"
+                   "  \"%s\":%s%s\n"
+                   "  \"%s\":%s%s\n"
+                   "policies:\n"
+                   "  - {name: pinned, scope: \"**\", action: %s, require: {minSignatures: %u}}\n",
+                   acct("alice", "did"), alice_keys[0] != '\0' ? "\n    keys: " : "", alice_keys,
+                   acct("bob", "did"), bob_keys[0] != '\0' ? "\n    keys: " : "", bob_keys,
+                   action, min);
+    return run_new(b, pol);
+}
+
+/* Key pins (issue 13): the key identity resolution found (here: offline, from
+ * the bundle's DID documents) must be one the DID's entry pins, compared as
+ * keys; otherwise UNTRUSTED_SIGNER / key_not_pinned, for the CLI's path (no
+ * artifact named) and the plugin's (one named) alike. */
+static void test_key_pins(struct atv_vfy_bundle *b)
+{
+    char alice_key[160], bob_key[160], both[400], bare[160], mallory_signing[160];
+    struct run *r;
+    const struct atv_vfy_image *v;
+    const struct atv_vfy_result *a;
+
+    (void)snprintf(alice_key, sizeof alice_key, "[\"%s\"]", acct("alice", "didKey"));
+    (void)snprintf(bob_key, sizeof bob_key, "[\"%s\"]", acct("bob", "didKey"));
+    (void)snprintf(both, sizeof both, "[\"%s\", \"%s\"]", acct("bob", "didKey"),
+                   acct("alice", "didKey"));
+    /* the bare multibase, as a DID document's publicKeyMultibase */
+    (void)snprintf(bare, sizeof bare, "[\"%s\"]", acct("alice", "didKey") + strlen("did:key:"));
+    (void)snprintf(mallory_signing, sizeof mallory_signing, "[\"%s\"]",
+                   acct("mallory", "signingDidKey"));
+    CHECK(strncmp(acct("alice", "didKey"), "did:key:z", 9) == 0 &&
+          strcmp(acct("alice", "didKey"), acct("bob", "didKey")) != 0);
+
+    /* alice's key pinned (K-256): her image verifies, both ways */
+    r = pinned_run(b, alice_key, "", 1, "enforce");
+    v = verdict(r, "good", NULL);
+    CHECK(v->allowed && v->met && v->reason == ATV_VFY_OK && v->n_signers == 1);
+    v = verdict(r, "good", sig_of("good", 0));
+    CHECK(v->allowed && v->met);
+    run_free(r);
+    /* one of several pins; the bare multibase form; bob's P-256 key */
+    r = pinned_run(b, both, bob_key, 1, "enforce");
+    v = verdict(r, "good", NULL);
+    CHECK(v->allowed && v->met);
+    v = verdict(r, "bob", sig_of("bob", 0));
+    CHECK(v->allowed && v->met);
+    run_free(r);
+    r = pinned_run(b, bare, "", 1, "enforce");
+    v = verdict(r, "good", sig_of("good", 0));
+    CHECK(v->allowed && v->met);
+    run_free(r);
+
+    /* alice pinned to bob's key: her valid signature is refused, before the
+     * proof is even read (no commit in the result), the message naming her
+     * DID and the key her DID document names */
+    r = pinned_run(b, bob_key, "", 1, "enforce");
+    for (int plugin = 0; plugin < 2; plugin++) {
+        v = verdict(r, "good", plugin ? sig_of("good", 0) : NULL);
+        CHECK(!v->allowed && !v->met && !v->transient && v->reason == ATV_VFY_UNTRUSTED_SIGNER);
+        CHECK_STR(v->detail, "key_not_pinned");
+        CHECK(v->n_signers == 0 && v->n_artifacts == 1);
+        a = &v->artifacts[0].r;
+        CHECK(!a->success && a->reason == ATV_VFY_UNTRUSTED_SIGNER);
+        CHECK_STR(a->detail, "key_not_pinned");
+        CHECK(a->commit_cid[0] == '\0' && a->record_cid[0] == '\0');
+        CHECK_MSG(strstr(a->message, acct("alice", "did")) != NULL &&
+                      strstr(a->message, acct("alice", "didKey")) != NULL,
+                  "message names the DID and the key: %s", a->message);
+        CHECK(strstr(v->message, acct("alice", "did")) != NULL);
+    }
+    /* bob's own image is untouched by alice's pins */
+    v = verdict(r, "bob", NULL);
+    CHECK(v->allowed && v->met);
+    run_free(r);
+
+    /* minSignatures 2: bob pinned to alice's key, so only alice counts */
+    r = pinned_run(b, alice_key, alice_key, 2, "enforce");
+    v = verdict(r, "multi", NULL);
+    CHECK(!v->allowed && v->reason == ATV_VFY_INSUFFICIENT_SIGNATURES);
+    CHECK_STR(v->detail, "have 1 of 2");
+    int bob_refused = 0;
+    for (size_t i = 0; i < v->n_artifacts; i++) {
+        const struct atv_vfy_result *ar = &v->artifacts[i].r;
+        bob_refused |= strcmp(ar->did, acct("bob", "did")) == 0 && !ar->success &&
+                       strcmp(ar->detail, "key_not_pinned") == 0;
+    }
+    CHECK(bob_refused);
+    /* the plugin: bob's artifact of multi fails with its own reason; alice's
+     * verifies but is one of two */
+    for (size_t i = 0; i < 2; i++) {
+        const char *signer = json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(json_object_get(fixture, "images"),
+                                                           "multi"),
+                                           "signatures"),
+                           i),
+            "signer"));
+        int is_bob = signer != NULL && strcmp(signer, "bob") == 0;
+        v = verdict(r, "multi", sig_of("multi", i));
+        CHECK(!v->allowed && v->reason == (is_bob ? ATV_VFY_UNTRUSTED_SIGNER
+                                                  : ATV_VFY_INSUFFICIENT_SIGNATURES));
+        CHECK_STR(v->detail, is_bob ? "key_not_pinned" : "have 1 of 2");
+    }
+    run_free(r);
+
+    /* audit lets the mismatch through, as any failure, and keeps the reason */
+    r = pinned_run(b, bob_key, "", 1, "audit");
+    v = verdict(r, "good", NULL);
+    CHECK(v->allowed && !v->met && v->audit && v->reason == ATV_VFY_UNTRUSTED_SIGNER);
+    CHECK_STR(v->detail, "key_not_pinned");
+    run_free(r);
+
+    /* a pin names a key, it never adds one: mallory's DID document lists
+     * another key than the one her commit is signed with, so pinning the
+     * signing key refuses the listed one, and pinning the listed one still
+     * fails the signature */
+    {
+        char pol[1024];
+        (void)snprintf(pol, sizeof pol,
+                       "trustedDIDs:\n  \"%s\":\n  \"%s\":\n    keys: %s\n"
+                       "policies:\n  - {name: m, scope: \"**\"}\n",
+                       acct("alice", "did"), acct("mallory", "did"), mallory_signing);
+        r = run_new(b, pol);
+        v = verdict(r, "multibad", sig_of("multibad", 1));
+        CHECK(!v->allowed && v->reason == ATV_VFY_UNTRUSTED_SIGNER);
+        CHECK_STR(v->detail, "key_not_pinned");
+        run_free(r);
+        (void)snprintf(pol, sizeof pol,
+                       "trustedDIDs:\n  \"%s\":\n    keys: [\"%s\"]\n"
+                       "policies:\n  - {name: m, scope: \"**\"}\n",
+                       acct("mallory", "did"), acct("mallory", "didKey"));
+        r = run_new(b, pol);
+        v = verdict(r, "multibad", sig_of("multibad", 1));
+        CHECK(!v->allowed && v->reason == ATV_VFY_SIGNATURE_INVALID);
+        run_free(r);
+    }
+}
+
 int main(void)
 {
     struct atv_vfy_bundle *b = NULL;
@@ -582,6 +736,7 @@ int main(void)
     test_index_too_big(b);
     test_no_discovery();
     test_forged_bundle();
+    test_key_pins(b);
     atv_vfy_bundle_free(b);
     json_decref(fixture);
     return atv_test_done();
