@@ -338,6 +338,12 @@ enum atv_status atv_policy_check_did(const struct atv_policy *p, const char *nam
     return ATV_OK;
 }
 
+int atv_policy_has_pins(const struct atv_policy *p, const char *did)
+{
+    const struct pol_did *d = p != NULL && did != NULL ? top_did(p, did) : NULL;
+    return d != NULL && d->nkeys > 0;
+}
+
 enum atv_status atv_policy_check_key(const struct atv_policy *p, const char *did,
                                      const struct atv_pubkey *key, struct atv_err *err)
 {

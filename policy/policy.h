@@ -188,6 +188,12 @@ ATV_MUST_USE enum atv_status atv_policy_check_key(const struct atv_policy *p, co
                                                   const struct atv_pubkey *key,
                                                   struct atv_err *err);
 
+/* Whether did's entry in the top-level trustedDIDs map pins keys: 1 or 0
+ * (also for NULL arguments). Offline, a did:web is taken only when it does:
+ * it has no self-certifying form, so the pin is the only proof a bundle can
+ * be checked against. */
+int atv_policy_has_pins(const struct atv_policy *p, const char *did);
+
 /* What the policy decides for a whole image. */
 struct atv_policy_outcome {
     int matched;       /* a scope matched */

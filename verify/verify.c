@@ -368,6 +368,18 @@ static int pin_step(struct pass *ps)
     struct atv_err err;
     enum atv_status rc;
 
+    /* offline, a did:web document is whatever the bundle's writer wrote: only
+     * a pinned key makes it evidence (did:plc carries its own proof, its log) */
+    if (ps->req->offline != NULL && strncmp(ps->art.did, "did:web:", 8) == 0 &&
+        !atv_policy_has_pins(ps->policy_view, ps->art.did)) {
+        atv_err_clear(&err);
+        (void)atv_err_setr(&err, ATV_E_VERIFY, "did_web_unpinned_offline",
+                           "%s: offline, a did:web verifies only when the trust policy pins its "
+                           "key (trustedDIDs entry `keys`)",
+                           ps->art.did);
+        fail(ps, ATV_VFY_IDENTITY_ERROR, &err, "identity");
+        return 0;
+    }
     atv_err_clear(&err);
     rc = atv_policy_check_key(ps->policy_view, ps->art.did, &ps->doc.key, &err);
     if (rc == ATV_OK) {

@@ -128,6 +128,8 @@ const SECOND_OP_AT = '2025-02-02T00:00:00.000Z' // createdAt of rotor's key rota
 //   tombstone  GET /DID answers 410; the log ends in a tombstone
 //   stall      neither answers
 //   alias      not an account: a second repository for the DID of `sameDid`, signed by another key
+//   web        a did:web (did:web:NAME.atv.test): no directory; its document is fixture/web/DID.json,
+//              served by nobody (.test never resolves): only offline bundles use it
 // pds: the placeholder of the PDS operation the server appends.
 // docKey: the key the log names is another key than the one that signs the repository (mallory).
 // dirKey: the directory's document (GET /DID) names this account's signing key instead of the
@@ -146,6 +148,7 @@ const ACCOUNTS = {
   forger: { curve: 'k256', plc: 'alias', sameDid: 'victim', repo: true },
   rotor: { curve: 'k256', plc: 'log', pds: PH.pds, repo: true, genesisKey: 'rotorold' },
   rotorold: { curve: 'k256', plc: 'alias', sameDid: 'rotor', repo: true },
+  webby: { curve: 'k256', plc: 'web', pds: PH.pds, repo: true },
 }
 
 // record: 'own' (digest = the image's), 'other' (rkey of the image, digest of `otherImage`),
@@ -177,6 +180,7 @@ const IMAGES = [
   { name: 'victimforged', signer: 'forger', record: 'own', what: "a commit for victim's DID signed by forger's key, the key the lying directory's document names" },
   { name: 'rotornew', signer: 'rotor', record: 'own', what: "signed by rotor's current key B (the log rotated A -> B)" },
   { name: 'rotorold', signer: 'rotorold', record: 'own', what: "a newer commit for rotor's DID signed by the rotated-out key A" },
+  { name: 'webgood', signer: 'webby', record: 'own', what: 'signed by webby, a did:web (offline bundles only: its host never resolves)' },
   {
     name: 'multibad',
     sigs: [
@@ -308,6 +312,15 @@ async function makeAccounts() {
     }
     const handle = `${name}.atv.test`
     ensureValidHandle(handle)
+    if (a.plc === 'web') {
+      const did = `did:web:${handle}`
+      ensureValidDid(did)
+      const doc = didDocument(did, handle, a.curve, signing.keypair.did(), a.pds)
+      assert(getSigningDidKey(doc) === signing.keypair.did(), `${name}: doc key`)
+      const publicKeyMultibase = signing.keypair.did().slice('did:key:'.length)
+      out[name] = { name, ...a, did, handle, signing, listed: signing, publicKeyMultibase, doc, log: null }
+      continue
+    }
     // the key the log proves: the signing key, or another one (mallory)
     const listed = a.docKey ? await keypairFor(`${name} ${a.docKey}`, a.curve) : signing
     const rotPriv = await sha256Hex(`atv ratify fixture ${name} rotation k256 key (TEST ONLY)`)
@@ -871,6 +884,8 @@ when a server starts, an operation that moves the PDS to the server's own URL (\
 - victim's log names her own key; the directory's document (\`GET /DID\`) names forger's key
   (\`${fx.accounts.victim.directoryDidKey}\`), and forger signed a repository for victim's DID: a
   lying directory, which only the weaker mode (\`plcAuditLog: false\`) believes.
+- webby is a did:web; its document (\`fixture/web/DID.json\`) is served by nobody, so only offline
+  bundles use it: offline, a did:web verifies only when the trust policy pins its key.
 - gone's log ends in a tombstone (\`GET /DID\` answers 410). ghost and stall are real DIDs the
   directory does not serve (404, no answer).
 
@@ -904,6 +919,7 @@ M2 (\`${fx.accounts.mallory.didKey}\`). Handles are \`NAME.atv.test\`.
 | \`fixture/registry/empty.json\` | the empty descriptor's blob \`{}\` |
 | \`fixture/registry/push.list\` | \`blob FILE\` / \`manifest FILE MEDIATYPE REF\` lines, in push order |
 | \`fixture/plc/DID.log.json\` | audit logs (\`GET /DID/log/audit\`), without the PDS operation the server appends |
+| \`fixture/web/DID.json\` | webby's did:web document, with \`@PDS@\` |
 | \`fixture/plc/DID.json\` | the directory's documents (\`GET /DID\`; the weaker mode reads them); \`serviceEndpoint\` is \`@PDS@\` or \`@PDS500@\`, substituted at serve time |
 | \`fixture/pds/DID/${MANIFEST}/RKEY.car\` | \`com.atproto.sync.getRecord\` bodies (\`getRecords()\`); RKEY = the image digest's hex |
 | \`policies/*.yaml\` | trust-policy files the samples name as \`@FIXTURE@/../policies/FILE\` |
@@ -1160,7 +1176,8 @@ async function main() {
   const fxAccounts = {}
   for (const name of acctNames) {
     const a = accounts[name]
-    if (a.doc) writeJsonPretty(join(fixDir, 'plc', `${a.did}.json`), a.doc)
+    const docDir = a.plc === 'web' ? 'web' : 'plc'
+    if (a.doc) writeJsonPretty(join(fixDir, docDir, `${a.did}.json`), a.doc)
     if (a.log && a.logServed) writeJsonPretty(join(fixDir, 'plc', `${a.did}.log.json`), a.log)
     const r = repos[name]
     fxAccounts[name] = {
@@ -1173,13 +1190,13 @@ async function main() {
       ...(a.sameDid ? { sameDid: a.sameDid } : {}),
       pdsPlaceholder: a.pds ?? null,
       didKey: a.listed.keypair.did(), // the key the verified log names (the truth)
-      directoryDidKey: a.doc ? a.dirKey : null, // the key the directory's document names
+      directoryDidKey: a.plc === 'log' ? a.dirKey : null, // the key the directory's document names
       signingDidKey: a.signing.keypair.did(), // the key that signs the repository
       privateKeyHex_TEST_ONLY: a.signing.privHex,
       ...(a.docKey ? { listedPrivateKeyHex_TEST_ONLY: a.listed.privHex } : {}),
       rotationDidKey: a.rot?.didKey ?? null, // K-256, signs every operation of the log
       rotationPrivateKeyHex_TEST_ONLY: a.rot?.privHex ?? null,
-      didDoc: a.doc ? `plc/${a.did}.json` : null,
+      didDoc: a.doc ? `${docDir}/${a.did}.json` : null,
       didLog: a.log && a.logServed ? `plc/${a.did}.log.json` : null,
       repo: r
         ? { commitCid: r.repo.cid.toString(), rev: r.rev, data: r.repo.commit.data.toString(), records: r.nRecords }
