@@ -79,12 +79,16 @@ static const char usage_discover[] =
 static const char usage_bundle[] =
     "usage: atcr-verify bundle export IMAGE -o FILE [OPTIONS of atcr-verify IMAGE]\n"
     "\n"
-    "Verifies IMAGE online and writes everything the verification used (the signature\n"
-    "manifests and blobs, the DID documents, the getRecord proofs, when each was\n"
-    "fetched) into FILE, for `atcr-verify IMAGE --offline --bundle FILE`.\n"
+    "Fetches everything a verification of IMAGE needs (the signature manifests and\n"
+    "blobs, each did:plc signer's operation log, a did:web signer's DID document, the\n"
+    "getRecord proofs, when each was fetched) into FILE (bundle format version 2),\n"
+    "for `atcr-verify IMAGE --offline --bundle FILE` and the plugin's bundleDir.\n"
+    "With no --trusted-did or --policy it collects the evidence of every signer and\n"
+    "decides no trust; with one, it also gives that verdict.\n"
     "\n"
-    "Exit status: 0 the bundle is written and the policy is met; 1 written, policy\n"
-    "not met; 2 usage or operational error (nothing written).\n";
+    "Exit status: 0 the bundle is written and the policy is met (no trust configured:\n"
+    "a signature's proof verified); 1 written, policy not met (no proof verified);\n"
+    "2 usage or operational error (nothing written).\n";
 
 struct image_opts {
     struct atv_vfy_params params;
