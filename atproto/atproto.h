@@ -272,13 +272,6 @@ ATV_MUST_USE enum atv_status atv_atp_diddoc_parse(struct atv_bytes json, const c
  * returns 0 for any other entry. */
 int atv_atp_handle_from_aka(const char *aka, char *out, size_t cap);
 
-/* Renders d as a DID document (id, alsoKnownAs at://handle, the #atproto
- * Multikey, the #atproto_pds service) that atv_atp_diddoc_parse reads back
- * to the same struct: how a did:plc resolved from its verified log is kept
- * in the cache and in bundles. Appends to out. */
-ATV_MUST_USE enum atv_status atv_atp_diddoc_render(const struct atv_diddoc *d,
-                                                   struct atv_buf *out, struct atv_err *err);
-
 /* ==== proofs ================================================================
  * Verifies a com.atproto.sync.getRecord CAR for (did, collection, rkey)
  * against key, as the reference verifyProofs does: CAR blocks hash-checked,

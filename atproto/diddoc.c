@@ -190,38 +190,3 @@ out:
     json_decref(doc);
     return rc;
 }
-
-enum atv_status atv_atp_diddoc_render(const struct atv_diddoc *d, struct atv_buf *out,
-                                      struct atv_err *err)
-{
-    char didkey[ATV_MAX_DID + 1], vmid[ATV_MAX_DID + 16], aka[ATV_MAX_HANDLE + 8];
-    json_t *doc = NULL;
-    char *text = NULL;
-    enum atv_status rc;
-
-    rc = atv_atp_key_to_didkey(&d->key, didkey, sizeof didkey, err);
-    if (rc != ATV_OK) {
-        return rc;
-    }
-    (void)snprintf(vmid, sizeof vmid, "%s#atproto", d->did);
-    (void)snprintf(aka, sizeof aka, "at://%s", d->handle);
-    /* did:key:z... minus its scheme is the Multikey value */
-    doc = json_pack("{s:s, s:[], s:[{s:s, s:s, s:s, s:s}], s:[]}", "id", d->did, "alsoKnownAs",
-                    "verificationMethod", "id", vmid, "type", "Multikey", "controller", d->did,
-                    "publicKeyMultibase", didkey + 8, "service");
-    if (doc != NULL && d->handle[0] != '\0') {
-        (void)json_array_append_new(json_object_get(doc, "alsoKnownAs"), json_string(aka));
-    }
-    if (doc != NULL && d->pds[0] != '\0') {
-        (void)json_array_append_new(json_object_get(doc, "service"),
-                                    json_pack("{s:s, s:s, s:s}", "id", "#atproto_pds", "type",
-                                              "AtprotoPersonalDataServer", "serviceEndpoint",
-                                              d->pds));
-    }
-    text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-    rc = text != NULL ? atv_buf_append(out, text, strlen(text), err)
-                      : atv_err_set(err, ATV_E_NOMEM, "did document: out of memory");
-    free(text);
-    json_decref(doc);
-    return rc;
-}
