@@ -72,7 +72,7 @@ static const char usage_discover[] =
     "Lists the signature artifacts (artifactType application/vnd.atproto.signature.v1+json)\n"
     "of IMAGE, like `oras discover --artifact-type ...`. Accepts the registry options of\n"
     "`atcr-verify IMAGE` (--insecure-http, --docker-config, --username, --password-stdin,\n"
-    "--timeout, --ca-file, --offline --bundle).\n"
+    "--timeout, --ca-file, --offline --bundle, --bundle-dir).\n"
     "\n"
     "Exit status: 0 listed (possibly none); 2 usage or operational error.\n";
 
@@ -92,6 +92,7 @@ struct image_opts {
     const char *image;
     const char *bundle_path; /* --bundle (offline) or bundle export -o */
     int offline;
+    uint64_t deadline_ms; /* the whole run's, from the end of option parsing */
     int json;
     int password_stdin;
     int verbose; /* -v: info lines, -vv: debug lines too */
@@ -433,6 +434,8 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
         }
         o->store.password = o->password;
     }
+    /* one deadline for the whole run: reading a bundle directory, then the verification */
+    o->deadline_ms = atv_vfy_clock_ms() + o->params.timeout_ms;
     return -1;
 }
 
@@ -462,6 +465,7 @@ static void base_request(struct image_opts *o, struct atv_vfy_request *rq,
     rq->log = lg;
     rq->offline = offline;
     rq->record = record;
+    rq->deadline_ms = o->deadline_ms;
 }
 
 /* ---- discover ------------------------------------------------------------------------ */
@@ -515,7 +519,8 @@ static int load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *e
     if (o->params.bundle_dir[0] != '\0') {
         /* the whole directory, read once: the bundles are the only evidence */
         const struct atv_vfy_log lg = {errs, 0, 1};
-        if (atv_vfy_bundle_load_dir(o->params.bundle_dir, &lg, b, &err) != ATV_OK) {
+        if (atv_vfy_bundle_load_dir(o->params.bundle_dir, &lg, o->deadline_ms, b, &err) !=
+            ATV_OK) {
             fprintf(errs, "atcr-verify: --bundle-dir: %s\n", err.msg);
             return 0;
         }

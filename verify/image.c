@@ -406,9 +406,13 @@ static int load_bundle_dir(struct ipass *ps)
 {
     struct atv_err err;
     atv_err_clear(&err);
-    if (atv_vfy_bundle_load_dir(ps->base.params->bundle_dir, ps->base.log, &ps->dirb, &err) !=
-        ATV_OK) {
-        refuse(ps->out, ATV_VFY_BAD_REQUEST, 0, err.reason, "bundleDir: %s", err.msg);
+    if (atv_vfy_bundle_load_dir(ps->base.params->bundle_dir, ps->base.log, ps->base.deadline_ms,
+                                &ps->dirb, &err) != ATV_OK) {
+        if (err.reason != NULL && strcmp(err.reason, "timeout") == 0) {
+            refuse(ps->out, ATV_VFY_TIMEOUT, 1, err.reason, "bundleDir: %s", err.msg);
+        } else {
+            refuse(ps->out, ATV_VFY_BAD_REQUEST, 0, err.reason, "bundleDir: %s", err.msg);
+        }
         return 0;
     }
     ps->base.offline = ps->dirb;

@@ -482,10 +482,16 @@ static int find_bundle(struct pass *ps, struct atv_vfy_bundle **out)
 {
     struct atv_bytes data;
     struct atv_err err;
+    uint64_t deadline = ps->req->deadline_ms;
 
+    if (deadline == 0) {
+        deadline = atv_vfy_clock_ms() + ps->req->params->timeout_ms;
+    }
     atv_err_clear(&err);
-    if (atv_vfy_bundle_load_dir(ps->req->params->bundle_dir, ps->req->log, out, &err) != ATV_OK) {
-        fail(ps, ATV_VFY_BAD_REQUEST, &err, "bundleDir");
+    if (atv_vfy_bundle_load_dir(ps->req->params->bundle_dir, ps->req->log, deadline, out, &err) !=
+        ATV_OK) {
+        int late = err.reason != NULL && strcmp(err.reason, "timeout") == 0;
+        fail(ps, late ? ATV_VFY_TIMEOUT : ATV_VFY_BAD_REQUEST, &err, "bundleDir");
         return 0;
     }
     if (atv_vfy_bundle_get(*out, ATV_VFY_EV_MANIFEST, ps->req->sig_digest, NULL, &data, NULL,

@@ -177,10 +177,13 @@ size_t atv_vfy_result_fields(const struct atv_vfy_result *r,
  * (data: an OCI index of the signature manifests), manifest and blob by
  * digest, diddoc by DID, record by AT-URI (data: the getRecord body, with
  * its HTTP status). Registry bodies are hashed and proofs verified again
- * when used, so only the DID documents are taken on the bundle's word. */
-#define ATV_VFY_MAX_BUNDLE (32u << 20)
-#define ATV_VFY_MAX_BUNDLE_ENTRIES 4096u
-#define ATV_VFY_MAX_BUNDLE_FILES 64u      /* bundles read from one bundleDir */
+ * when used, so only the DID documents are taken on the bundle's word.
+ *
+ * The caps are common/limits.h's (ATV_MAX_BUNDLE_*); the names below are kept
+ * for the code that already uses them. */
+#define ATV_VFY_MAX_BUNDLE ATV_MAX_BUNDLE_DATA
+#define ATV_VFY_MAX_BUNDLE_ENTRIES ATV_MAX_BUNDLE_ENTRIES
+#define ATV_VFY_MAX_BUNDLE_FILES ATV_MAX_BUNDLE_FILES
 enum atv_vfy_ev {
     ATV_VFY_EV_TAG = 1,
     ATV_VFY_EV_REFERRERS,
@@ -205,23 +208,41 @@ ATV_MUST_USE enum atv_status atv_vfy_bundle_get(const struct atv_vfy_bundle *b,
                                                 long *status, struct atv_bytes *data,
                                                 int64_t *fetched_at, struct atv_err *err);
 size_t atv_vfy_bundle_count(const struct atv_vfy_bundle *b);
-/* Copies every entry of src into dst (an entry dst already has is replaced). */
+/* Copies every entry of src into dst; of two entries for one (kind, key), the
+ * one fetched later is kept (dst's on a tie). All or nothing: ATV_E_LIMIT
+ * (dst unchanged) when dst would hold over ATV_MAX_BUNDLE_ENTRIES entries or
+ * ATV_MAX_BUNDLE_DATA bytes. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_merge(struct atv_vfy_bundle *dst,
                                                   const struct atv_vfy_bundle *src,
                                                   struct atv_err *err);
 /* JSON {"format":"atcr-verify-bundle","version":1,"createdAt":N,"entries":[
- * {"kind","key","status","fetchedAt","data" (base64)}]}, parsed strictly. */
+ * {"kind","key","status","fetchedAt","data" (base64)}]}, parsed strictly;
+ * at most ATV_MAX_BUNDLE_FILE bytes. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_parse(struct atv_bytes json,
                                                   struct atv_vfy_bundle **out,
                                                   struct atv_err *err);
+/* One bundle file named explicitly (--offline --bundle FILE): the path is
+ * followed wherever it leads, but only a regular file is read (never
+ * blocking on a FIFO or device). Anything wrong with it is an error. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_load(const char *path, struct atv_vfy_bundle **out,
                                                  struct atv_err *err);
-/* Every bundle (*.json not starting with '.', at most
- * ATV_VFY_MAX_BUNDLE_FILES) of dir merged into one; a file that does not
- * load is skipped with a warning on log. Out: *out (new). ATV_E_IO when dir
- * cannot be read. */
+/* Every bundle of dir merged into one (bundleDir, --bundle-dir): the names
+ * ending in .json and not starting with '.', the first ATV_MAX_BUNDLE_FILES
+ * of them in byte order (a warning says when there are more). Each is
+ * opened non-blocking and read only when fstat calls it a regular file,
+ * through symbolic links only while they stay inside dir (Kubernetes
+ * ConfigMap and Secret volumes: x.json -> ..data/x.json), at most
+ * ATV_MAX_BUNDLE_FILE bytes each and ATV_MAX_BUNDLE_DIR_BYTES in all. A file
+ * that fails any of this, or does not parse, or would take the merged
+ * evidence over its caps, is skipped with a warning on log naming it; the
+ * others still count. deadline_ms: CLOCK_MONOTONIC milliseconds
+ * (atv_vfy_clock_ms), 0 for none; checked before each file and while listing.
+ * Out: *out (new). ATV_E_IO when dir cannot be read; ATV_E_LIMIT when it
+ * holds over ATV_MAX_BUNDLE_DIR_NAMES names; ATV_E_IO with reason "timeout"
+ * (transient) when the deadline passes. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_load_dir(const char *dir,
                                                      const struct atv_vfy_log *log,
+                                                     uint64_t deadline_ms,
                                                      struct atv_vfy_bundle **out,
                                                      struct atv_err *err);
 /* Writes atomically (temporary file beside path, then rename), mode 0644. */
