@@ -58,6 +58,8 @@ static const char usage_image[] =
     "  --offline --bundle FILE  verify from a bundle only (atcr-verify bundle export);\n"
     "                           no network traffic at all\n"
     "  --bundle-dir DIR         the same from every bundle (*.json) in DIR     [bundleDir]\n"
+    "  --bundle-max-age SECONDS refuse evidence fetched longer ago, 60..31536000\n"
+    "                           (604800: 7 days; 300 s of clock skew allowed) [bundleMaxAge]\n"
     "Output:\n"
     "  -o, --output text|json   a line per signature (default) or one JSON document\n"
     "  -v, --verbose            progress lines on stderr (-vv: debug lines too)\n"
@@ -72,7 +74,7 @@ static const char usage_discover[] =
     "Lists the signature artifacts (artifactType application/vnd.atproto.signature.v1+json)\n"
     "of IMAGE, like `oras discover --artifact-type ...`. Accepts the registry options of\n"
     "`atcr-verify IMAGE` (--insecure-http, --docker-config, --username, --password-stdin,\n"
-    "--timeout, --ca-file, --offline --bundle, --bundle-dir).\n"
+    "--timeout, --ca-file, --offline --bundle, --bundle-dir, --bundle-max-age).\n"
     "\n"
     "Exit status: 0 listed (possibly none); 2 usage or operational error.\n";
 
@@ -235,6 +237,7 @@ enum {
     OPT_OFFLINE,
     OPT_BUNDLE,
     OPT_BUNDLE_DIR,
+    OPT_MAX_AGE,
     OPT_HELP
 };
 
@@ -259,6 +262,7 @@ static const struct option long_opts[] = {
     {"offline", no_argument, NULL, OPT_OFFLINE},
     {"bundle", required_argument, NULL, OPT_BUNDLE},
     {"bundle-dir", required_argument, NULL, OPT_BUNDLE_DIR},
+    {"bundle-max-age", required_argument, NULL, OPT_MAX_AGE},
     {"output", required_argument, NULL, 'o'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
@@ -384,6 +388,10 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
                 return ATV_CLI_USAGE;
             }
             ok = set_str(o, "bundleDir", path, errs, cmd);
+            break;
+        case OPT_MAX_AGE:
+            ok = num_json(optarg) != NULL ? set_param(o, "bundleMaxAge", optarg, errs, cmd)
+                                          : set_str(o, "bundleMaxAge", optarg, errs, cmd);
             break;
         case 'o':
             if (export_mode) {

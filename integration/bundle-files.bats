@@ -4,8 +4,9 @@ bats_require_minimum_version 1.5.0
 # anyone with write access to it shapes. A FIFO, a link out of the directory,
 # an oversized file, too many files or a malformed one costs a `warn:` line
 # naming the file, never a blocked run, never a file from elsewhere, never the
-# genuine bundle beside it. "finding N" names the issue's finding a test holds
-# down.
+# genuine bundle beside it; evidence too old or from the future is refused
+# (bundleMaxAge, --bundle-max-age). "finding N" names the issue's finding a
+# test holds down.
 #
 # One genuine bundle is exported from the loopback fixture stack
 # (integration/fixture/up.sh), which is then stopped: every test is offline.
@@ -73,6 +74,11 @@ plugin() { # CONFIG-JQ
         unshare -n "$PLUGIN" < "$T/req.json"
     echo "stdout: $output"
     echo "stderr: $stderr"
+}
+
+# A copy of the genuine bundle with every fetchedAt moved to NOW + DELTA seconds.
+aged() { # DELTA FILE
+    jq --argjson t "$(( $(date +%s) + $1 ))" '(.entries[].fetchedAt) = $t' "$GOOD" > "$2"
 }
 
 @test "finding 2: a FIFO named x.json beside a genuine bundle (CLI --offline --bundle-dir)" {
@@ -173,4 +179,60 @@ plugin() { # CONFIG-JQ
     mkfifo "$D/p.json"
     run timeout 20 "$CLI" "$IMG:good" "${OFF[@]}" --offline --bundle "$D/p.json"
     [ "$status" -eq 2 ] && [[ "$output" == *"not a regular file"* ]]
+}
+
+@test "finding 3: evidence 400 days old, or a day ahead, is STALE_EVIDENCE" {
+    aged $(( -400 * 86400 )) "$T/old.json"
+    run --separate-stderr unshare -n "$CLI" "$IMG:good" "${OFF[@]}" --offline --bundle "$T/old.json" -o json
+    echo "$output"
+    [ "$status" -eq 1 ]
+    echo "$output" | jq -e '.allowed == false and .reason == "STALE_EVIDENCE" and
+        .detail == "evidence_expired" and (.message | test("bundleMaxAge 604800"))'
+    # the widest bundleMaxAge (365 days) still refuses it
+    run unshare -n "$CLI" "$IMG:good" "${OFF[@]}" --offline --bundle "$T/old.json" \
+        --bundle-max-age 31536000
+    [ "$status" -eq 1 ] && [[ "$output" == *STALE_EVIDENCE* ]]
+    aged 86400 "$T/future.json"
+    run --separate-stderr unshare -n "$CLI" "$IMG:good" "${OFF[@]}" --offline --bundle "$T/future.json" -o json
+    [ "$status" -eq 1 ]
+    echo "$output" | jq -e '.reason == "STALE_EVIDENCE" and .detail == "evidence_from_future"'
+    # the plugin, from a bundleDir
+    cp "$T/old.json" "$D/old.json"
+    plugin "{bundleDir: \"$D\"}"
+    echo "$output" | jq -e '.isSuccess == false and .extensions.reason == "STALE_EVIDENCE" and
+        .extensions.detail == "evidence_expired"'
+}
+
+@test "--bundle-max-age and bundleMaxAge move the limit; out of range is a usage error" {
+    aged $(( -10 * 86400 )) "$T/ten-days.json"
+    run unshare -n "$CLI" "$IMG:good" "${OFF[@]}" --offline --bundle "$T/ten-days.json"
+    [ "$status" -eq 1 ] && [[ "$output" == *STALE_EVIDENCE* ]]
+    run unshare -n "$CLI" "$IMG:good" "${OFF[@]}" --offline --bundle "$T/ten-days.json" \
+        --bundle-max-age 864000
+    [ "$status" -eq 0 ]
+    # just inside the clock skew: 10 days + 300 s; one second more is refused
+    aged $(( -864000 - 300 + 2 )) "$T/edge.json"
+    run unshare -n "$CLI" "$IMG:good" "${OFF[@]}" --offline --bundle "$T/edge.json" \
+        --bundle-max-age 864000
+    [ "$status" -eq 0 ]
+    aged $(( -864000 - 301 )) "$T/edge.json"
+    run unshare -n "$CLI" "$IMG:good" "${OFF[@]}" --offline --bundle "$T/edge.json" \
+        --bundle-max-age 864000
+    [ "$status" -eq 1 ]
+    echo "{\"bundleMaxAge\": 864000}" > "$T/params.json"
+    run unshare -n "$CLI" "$IMG:good" "${OFF[@]}" --offline --bundle "$T/ten-days.json" \
+        --config "$T/params.json"
+    [ "$status" -eq 0 ]
+    for bad in 59 31536001 7d -1; do
+        run "$CLI" "$IMG:good" "${OFF[@]}" --offline --bundle "$GOOD" --bundle-max-age "$bad"
+        [ "$status" -eq 2 ] && [[ "$output" == *bundleMaxAge* ]]
+    done
+    cp "$T/ten-days.json" "$D/b.json"
+    plugin "{bundleDir: \"$D\", bundleMaxAge: 864000}"
+    echo "$output" | jq -e '.isSuccess == true'
+    plugin "{bundleDir: \"$D\", bundleMaxAge: 59}"
+    echo "$output" | jq -e '.isSuccess == false and .extensions.reason == "BAD_REQUEST" and
+        (.message | test("bundleMaxAge"))'
+    run "$CLI" "$IMG:good" --help
+    [[ "$output" == *"--bundle-max-age SECONDS"* ]]
 }

@@ -58,12 +58,23 @@ static void fail(struct pass *ps, enum atv_vfy_reason reason, const struct atv_e
     }
 }
 
-/* A transport failure at the shared deadline is a timeout: the HTTP layer
+/* 1 when err is offline evidence refused for its age (source.c). */
+static int stale(const struct atv_err *err)
+{
+    return err->reason != NULL && (strcmp(err->reason, "evidence_expired") == 0 ||
+                                   strcmp(err->reason, "evidence_from_future") == 0);
+}
+
+/* Evidence refused for its age is STALE_EVIDENCE, whatever step wanted it.
+ * A transport failure at the shared deadline is a timeout: the HTTP layer
  * names it (reason "timeout"), and a clock already past it counts too. */
 static enum atv_vfy_reason io_reason(const struct pass *ps, const struct atv_err *err,
                                      enum atv_vfy_reason otherwise)
 {
     int named = err->reason != NULL && strcmp(err->reason, "timeout") == 0;
+    if (stale(err)) {
+        return ATV_VFY_STALE_EVIDENCE;
+    }
     return (named || vsrc_timed_out(&ps->src)) ? ATV_VFY_TIMEOUT : otherwise;
 }
 
@@ -608,7 +619,9 @@ enum atv_status atv_vfy_discover(const struct atv_vfy_request *req, struct atv_v
     if (rc != ATV_OK) {
         int timed_out = vsrc_timed_out(&src) ||
                         (err->reason != NULL && strcmp(err->reason, "timeout") == 0);
-        *reason = timed_out ? ATV_VFY_TIMEOUT : ATV_VFY_REGISTRY_ERROR;
+        *reason = stale(err)   ? ATV_VFY_STALE_EVIDENCE
+                  : timed_out ? ATV_VFY_TIMEOUT
+                              : ATV_VFY_REGISTRY_ERROR;
         goto out;
     }
     for (i = 0; i < ix.n; i++) {
