@@ -58,6 +58,8 @@ static const char usage_image[] =
     "  --offline --bundle FILE  verify from a bundle only (atcr-verify bundle export);\n"
     "                           no network traffic at all\n"
     "  --bundle-dir DIR         the same from every bundle (*.json) in DIR     [bundleDir]\n"
+    "  --bundle-max-age SECONDS refuse evidence fetched longer ago, 60..31536000\n"
+    "                           (604800: 7 days; 300 s of clock skew allowed) [bundleMaxAge]\n"
     "Output:\n"
     "  -o, --output text|json   a line per signature (default) or one JSON document\n"
     "  -v, --verbose            progress lines on stderr (-vv: debug lines too)\n"
@@ -72,7 +74,7 @@ static const char usage_discover[] =
     "Lists the signature artifacts (artifactType application/vnd.atproto.signature.v1+json)\n"
     "of IMAGE, like `oras discover --artifact-type ...`. Accepts the registry options of\n"
     "`atcr-verify IMAGE` (--insecure-http, --docker-config, --username, --password-stdin,\n"
-    "--timeout, --ca-file, --offline --bundle).\n"
+    "--timeout, --ca-file, --offline --bundle, --bundle-dir, --bundle-max-age).\n"
     "\n"
     "Exit status: 0 listed (possibly none); 2 usage or operational error.\n";
 
@@ -96,6 +98,7 @@ struct image_opts {
     const char *image;
     const char *bundle_path; /* --bundle (offline) or bundle export -o */
     int offline;
+    uint64_t deadline_ms; /* the whole run's, from the end of option parsing */
     int json;
     int password_stdin;
     int verbose; /* -v: info lines, -vv: debug lines too */
@@ -239,6 +242,7 @@ enum {
     OPT_OFFLINE,
     OPT_BUNDLE,
     OPT_BUNDLE_DIR,
+    OPT_MAX_AGE,
     OPT_HELP
 };
 
@@ -263,6 +267,7 @@ static const struct option long_opts[] = {
     {"offline", no_argument, NULL, OPT_OFFLINE},
     {"bundle", required_argument, NULL, OPT_BUNDLE},
     {"bundle-dir", required_argument, NULL, OPT_BUNDLE_DIR},
+    {"bundle-max-age", required_argument, NULL, OPT_MAX_AGE},
     {"output", required_argument, NULL, 'o'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
@@ -389,6 +394,10 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
             }
             ok = set_str(o, "bundleDir", path, errs, cmd);
             break;
+        case OPT_MAX_AGE:
+            ok = num_json(optarg) != NULL ? set_param(o, "bundleMaxAge", optarg, errs, cmd)
+                                          : set_str(o, "bundleMaxAge", optarg, errs, cmd);
+            break;
         case 'o':
             if (export_mode) {
                 o->bundle_path = optarg;
@@ -438,6 +447,8 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
         }
         o->store.password = o->password;
     }
+    /* one deadline for the whole run: reading a bundle directory, then the verification */
+    o->deadline_ms = atv_vfy_clock_ms() + o->params.timeout_ms;
     return -1;
 }
 
@@ -468,6 +479,7 @@ static void base_request(struct image_opts *o, struct atv_vfy_request *rq,
     rq->offline = offline;
     rq->record = record;
     rq->collect = o->collect;
+    rq->deadline_ms = o->deadline_ms;
 }
 
 /* ---- discover ------------------------------------------------------------------------ */
@@ -521,7 +533,8 @@ static int load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *e
     if (o->params.bundle_dir[0] != '\0') {
         /* the whole directory, read once: the bundles are the only evidence */
         const struct atv_vfy_log lg = {errs, 0, 1};
-        if (atv_vfy_bundle_load_dir(o->params.bundle_dir, &lg, b, &err) != ATV_OK) {
+        if (atv_vfy_bundle_load_dir(o->params.bundle_dir, &lg, o->deadline_ms, b, &err) !=
+            ATV_OK) {
             fprintf(errs, "atcr-verify: --bundle-dir: %s\n", err.msg);
             return 0;
         }

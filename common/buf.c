@@ -147,31 +147,260 @@ enum atv_status atv_buf_read_fd(struct atv_buf *b, int fd, struct atv_err *err)
     }
 }
 
-enum atv_status atv_buf_read_file(struct atv_buf *b, const char *path, struct atv_err *err)
+/* What a file that is not regular is, for messages. */
+static const char *file_kind(mode_t m)
+{
+    if (S_ISFIFO(m)) {
+        return "a FIFO";
+    }
+    if (S_ISSOCK(m)) {
+        return "a socket";
+    }
+    if (S_ISCHR(m)) {
+        return "a character device";
+    }
+    if (S_ISBLK(m)) {
+        return "a block device";
+    }
+    if (S_ISDIR(m)) {
+        return "a directory";
+    }
+    return "not a file";
+}
+
+/* Reads fd (opened O_NONBLOCK, closed here) when fstat calls it a regular
+ * file no larger than what b may still take; what is opened is judged, never
+ * the path. name is for messages. */
+static enum atv_status read_opened(struct atv_buf *b, int fd, const char *name,
+                                   struct atv_err *err)
 {
     struct stat st;
+    enum atv_status rc;
     int flags;
+
+    if (fstat(fd, &st) != 0) {
+        rc = atv_err_set(err, ATV_E_IO, "%s: %s", name, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = atv_err_setr(err, ATV_E_IO, "not_regular", "%s: not a regular file (%s)", name,
+                          file_kind(st.st_mode));
+        goto out;
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size > b->max - b->len) {
+        rc = atv_err_set(err, ATV_E_LIMIT, "%s: %lld bytes, at most %zu", name,
+                         (long long)st.st_size, b->max - b->len);
+        goto out;
+    }
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        rc = atv_err_set(err, ATV_E_IO, "%s: %s", name, strerror(errno));
+        goto out;
+    }
+    /* the size is checked again while reading: the file may grow */
+    rc = atv_buf_read_fd(b, fd, err);
+    if (rc != ATV_OK) {
+        atv_err_prefix(err, "%s", name);
+    }
+out:
+    (void)close(fd);
+    return rc;
+}
+
+enum atv_status atv_buf_read_file(struct atv_buf *b, const char *path, struct atv_err *err)
+{
     /* O_NONBLOCK: opening a FIFO without a writer (or a device) must not
      * block; what was opened is then judged by fstat, never by the path */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         return atv_err_set(err, ATV_E_IO, "%s: %s", path, strerror(errno));
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        (void)close(fd);
-        return atv_err_set(err, ATV_E_IO, "%s: not a regular file", path);
+    return read_opened(b, fd, path, err);
+}
+
+/* ---- a file beneath a directory ------------------------------------------------ */
+
+struct beneath {
+    int base;                          /* the directory (the caller's fd) */
+    int fds[ATV_MAX_BENEATH_DEPTH];    /* directories descended into, owned */
+    size_t depth;
+    char rest[ATV_MAX_BENEATH_PATH];   /* what is left to resolve */
+};
+
+static int beneath_cur(const struct beneath *w)
+{
+    return w->depth > 0 ? w->fds[w->depth - 1] : w->base;
+}
+
+static void beneath_reset(struct beneath *w)
+{
+    while (w->depth > 0) {
+        (void)close(w->fds[--w->depth]);
     }
-    flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-        (void)close(fd);
-        return atv_err_set(err, ATV_E_IO, "%s: %s", path, strerror(errno));
+}
+
+/* rest = head + tail, where tail may point into rest. 0 when it does not fit. */
+static int beneath_splice(struct beneath *w, const char *head, const char *tail)
+{
+    char tmp[ATV_MAX_BENEATH_PATH];
+    int n = snprintf(tmp, sizeof tmp, "%s%s", head, tail);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        return 0;
     }
-    enum atv_status rc = atv_buf_read_fd(b, fd, err);
-    (void)close(fd);
+    memcpy(w->rest, tmp, (size_t)n + 1);
+    return 1;
+}
+
+/* A link's target: relative ones continue from where the link is; absolute
+ * ones only under root, and then from the directory itself. */
+static enum atv_status beneath_link(struct beneath *w, const char *name, const char *comp,
+                                    const char *tail, const char *root, struct atv_err *err)
+{
+    char target[ATV_MAX_BENEATH_PATH];
+    size_t rl = root != NULL ? strlen(root) : 0;
+    ssize_t n = readlinkat(beneath_cur(w), comp, target, sizeof target - 1);
+
+    if (n < 0 || (size_t)n >= sizeof target - 1) {
+        return atv_err_set(err, ATV_E_IO, "%s: link %s cannot be read", name, comp);
+    }
+    target[n] = '\0';
+    if (target[0] == '/') {
+        /* root is canonical and has no trailing slash (but "/" itself has one) */
+        while (rl > 1 && root[rl - 1] == '/') {
+            rl--;
+        }
+        if (rl == 0 || strncmp(target, root, rl) != 0 ||
+            (target[rl] != '/' && target[rl] != '\0' && !(rl == 1 && root[0] == '/'))) {
+            return atv_err_setr(err, ATV_E_IO, "outside_dir",
+                                "%s: symbolic link %s leads outside the directory", name, comp);
+        }
+        beneath_reset(w);
+        if (!beneath_splice(w, target + rl, tail)) {
+            return atv_err_set(err, ATV_E_IO, "%s: path over %u bytes", name,
+                               ATV_MAX_BENEATH_PATH);
+        }
+        return ATV_OK;
+    }
+    if (!beneath_splice(w, target, tail)) {
+        return atv_err_set(err, ATV_E_IO, "%s: path over %u bytes", name, ATV_MAX_BENEATH_PATH);
+    }
+    return ATV_OK;
+}
+
+/* Opens name beneath w->base (see atv_buf_read_beneath). Out: *fd (owned). */
+static enum atv_status beneath_open(struct beneath *w, const char *root, const char *name,
+                                    int *fd, struct atv_err *err)
+{
+    char last_link[65] = "";
+    unsigned links = 0;
+    struct stat st;
+
+    *fd = -1;
+    if (!beneath_splice(w, name, "")) {
+        return atv_err_set(err, ATV_E_IO, "%s: path over %u bytes", name, ATV_MAX_BENEATH_PATH);
+    }
+    for (;;) {
+        char comp[ATV_MAX_BENEATH_PATH];
+        const char *p = w->rest, *tail;
+        size_t len;
+        int last;
+
+        while (*p == '/') {
+            p++;
+        }
+        if (*p == '\0') {
+            /* the path ends at a directory (the base itself, or "x/") */
+            return atv_err_setr(err, ATV_E_IO, "not_regular",
+                                "%s: not a regular file (a directory)", name);
+        }
+        tail = strchr(p, '/');
+        len = tail != NULL ? (size_t)(tail - p) : strlen(p);
+        tail = p + len;
+        if (len >= sizeof comp) { /* cannot happen: rest is no longer than comp */
+            return atv_err_set(err, ATV_E_INTERNAL, "%s: path component too long", name);
+        }
+        memcpy(comp, p, len);
+        comp[len] = '\0';
+        last = *tail == '\0'; /* "x/" must be a directory */
+        if (strcmp(comp, ".") == 0) {
+            (void)beneath_splice(w, "", tail);
+            continue;
+        }
+        if (strcmp(comp, "..") == 0) {
+            if (w->depth == 0 && links > 0) {
+                return atv_err_setr(err, ATV_E_IO, "outside_dir",
+                                    "%s: symbolic link %s leads outside the directory", name,
+                                    last_link);
+            }
+            if (w->depth == 0) {
+                return atv_err_setr(err, ATV_E_IO, "outside_dir",
+                                    "%s: \"..\" leads outside the directory", name);
+            }
+            (void)close(w->fds[--w->depth]);
+            (void)beneath_splice(w, "", tail);
+            continue;
+        }
+        if (fstatat(beneath_cur(w), comp, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            return atv_err_set(err, ATV_E_IO, "%s: %s: %s", name, comp, strerror(errno));
+        }
+        if (S_ISLNK(st.st_mode)) {
+            enum atv_status rc;
+            if (++links > ATV_MAX_SYMLINKS) {
+                return atv_err_set(err, ATV_E_IO, "%s: more than %u symbolic links", name,
+                                   ATV_MAX_SYMLINKS);
+            }
+            (void)snprintf(last_link, sizeof last_link, "%.64s", comp);
+            rc = beneath_link(w, name, comp, tail, root, err);
+            if (rc != ATV_OK) {
+                return rc;
+            }
+            continue;
+        }
+        if (last) {
+            /* O_NOFOLLOW: a link swapped in since fstatat fails (ELOOP); O_NONBLOCK:
+             * a FIFO swapped in does not block, and read_opened refuses it */
+            *fd = openat(beneath_cur(w), comp,
+                         O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
+            if (*fd < 0) {
+                return atv_err_set(err, ATV_E_IO, "%s: %s: %s", name, comp, strerror(errno));
+            }
+            return ATV_OK;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            return atv_err_set(err, ATV_E_IO, "%s: %s is not a directory", name, comp);
+        }
+        if (w->depth == ATV_MAX_BENEATH_DEPTH) {
+            return atv_err_set(err, ATV_E_IO, "%s: more than %u directories deep", name,
+                               ATV_MAX_BENEATH_DEPTH);
+        }
+        w->fds[w->depth] = openat(beneath_cur(w), comp,
+                                  O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW);
+        if (w->fds[w->depth] < 0) {
+            return atv_err_set(err, ATV_E_IO, "%s: %s: %s", name, comp, strerror(errno));
+        }
+        w->depth++;
+        (void)beneath_splice(w, "", tail);
+    }
+}
+
+enum atv_status atv_buf_read_beneath(struct atv_buf *b, int dirfd, const char *root,
+                                     const char *name, struct atv_err *err)
+{
+    struct beneath *w = calloc(1, sizeof *w);
+    enum atv_status rc;
+    int fd = -1;
+
+    if (w == NULL) {
+        return atv_err_set(err, ATV_E_NOMEM, "%s: out of memory", name);
+    }
+    w->base = dirfd;
+    rc = beneath_open(w, root, name, &fd, err);
+    beneath_reset(w);
+    free(w);
     if (rc != ATV_OK) {
-        atv_err_prefix(err, "%s", path);
+        return rc;
     }
-    return rc;
+    return read_opened(b, fd, name, err);
 }
 
 void atv_rd_init(struct atv_reader *rd, struct atv_bytes b)

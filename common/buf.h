@@ -56,6 +56,22 @@ uint8_t *atv_buf_take(struct atv_buf *b, size_t *len);
  * hang a run. ATV_E_IO names the path. */
 ATV_MUST_USE enum atv_status atv_buf_read_file(struct atv_buf *b, const char *path,
                                                struct atv_err *err);
+/* Reads the file `name` found beneath the directory open as dirfd into b
+ * (capped by b->max), as atv_buf_read_file judges it, following symbolic
+ * links only while every step stays inside that directory: a relative target
+ * that never climbs above it with "..", or an absolute target under root
+ * (that directory's canonical path; NULL: no absolute target is followed).
+ * Kubernetes ConfigMap and Secret volumes are such links (x.json ->
+ * ..data/x.json, ..data -> ..2024_01_01_xxx). It is openat2's RESOLVE_BENEATH
+ * done one component at a time with O_NOFOLLOW, so a link swapped in mid-way
+ * fails rather than escapes. At most ATV_MAX_SYMLINKS links,
+ * ATV_MAX_BENEATH_DEPTH directories, ATV_MAX_BENEATH_PATH bytes of path.
+ * Returns ATV_OK; ATV_E_IO with reason "outside_dir" (a link leads out),
+ * "not_regular" (FIFO, device, socket, directory: never blocks) or none
+ * (missing, unreadable, too many links); ATV_E_LIMIT over b->max (judged
+ * from the size before reading). Messages name `name`. */
+ATV_MUST_USE enum atv_status atv_buf_read_beneath(struct atv_buf *b, int dirfd, const char *root,
+                                                  const char *name, struct atv_err *err);
 /* Reads a whole stream (e.g. stdin) into b. */
 ATV_MUST_USE enum atv_status atv_buf_read_fd(struct atv_buf *b, int fd, struct atv_err *err);
 

@@ -68,4 +68,26 @@
 #define ATV_MAX_PLC_AKA 16u
 #define ATV_MAX_PLC_AKA_LEN 512u
 
+/* Offline evidence bundles (verify/bundle.c, README "Offline bundles"). A
+ * bundle of one image is a few dozen KiB; these bound what a directory that
+ * anyone could write to can make a run read, hold or walk. */
+/* The JSON text of one bundle file (bundle export writes no more). */
+#define ATV_MAX_BUNDLE_FILE (16u << 20)
+/* Evidence held in memory, decoded: one bundle, or one whole bundleDir merged. */
+#define ATV_MAX_BUNDLE_DATA (32u << 20)
+/* Entries of one bundle, or of one whole bundleDir merged. */
+#define ATV_MAX_BUNDLE_ENTRIES 4096u
+/* Bundle files (*.json) read from one bundleDir: the first by name. */
+#define ATV_MAX_BUNDLE_FILES 64u
+/* Bytes of bundle text read from one bundleDir, all its files together. */
+#define ATV_MAX_BUNDLE_DIR_BYTES (64u << 20)
+/* Names one bundleDir may hold (every name, bundles or not); more is an error. */
+#define ATV_MAX_BUNDLE_DIR_NAMES 100000u
+/* Symbolic links followed to reach one file beneath a directory (Linux's MAXSYMLINKS). */
+#define ATV_MAX_SYMLINKS 40u
+/* Directories descended to reach one file beneath a directory. */
+#define ATV_MAX_BENEATH_DEPTH 16u
+/* A path resolved beneath a directory, the targets of its links spliced in. */
+#define ATV_MAX_BENEATH_PATH 4096u
+
 #endif

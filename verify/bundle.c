@@ -5,12 +5,16 @@
  * re-hashed when used, and proofs are re-verified, so a tampered bundle
  * fails like a tampered server; the DID documents are the evidence that
  * offline use takes on trust (README.md "Offline bundles"). */
+/* realpath(3) is XSI */
+#define _XOPEN_SOURCE 700
+
 #include "verify/verify.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -172,12 +176,36 @@ size_t atv_vfy_bundle_count(const struct atv_vfy_bundle *b)
 enum atv_status atv_vfy_bundle_merge(struct atv_vfy_bundle *dst, const struct atv_vfy_bundle *src,
                                      struct atv_err *err)
 {
-    size_t i;
+    size_t i, add_n = 0;
+    int64_t add_bytes = 0;
+
+    /* all or nothing: what dst would hold is counted before anything is copied */
     for (i = 0; i < src->n; i++) {
-        const struct entry *e = &src->e[i];
-        enum atv_status rc = atv_vfy_bundle_put(dst, e->kind, e->key, e->status,
-                                                (struct atv_bytes){e->data, e->len},
-                                                e->fetched_at, err);
+        const struct entry *e = &src->e[i], *have = find(dst, e->kind, e->key);
+        if (have == NULL) {
+            add_n++;
+            add_bytes += (int64_t)e->len;
+        } else if (e->fetched_at > have->fetched_at) {
+            add_bytes += (int64_t)e->len - (int64_t)have->len;
+        }
+    }
+    if (dst->n + add_n > ATV_MAX_BUNDLE_ENTRIES) {
+        return atv_err_set(err, ATV_E_LIMIT, "bundle: over %u entries in all",
+                           ATV_MAX_BUNDLE_ENTRIES);
+    }
+    if (add_bytes > 0 && (uint64_t)add_bytes > ATV_MAX_BUNDLE_DATA - dst->total) {
+        return atv_err_set(err, ATV_E_LIMIT, "bundle: over %u bytes of evidence in all",
+                           ATV_MAX_BUNDLE_DATA);
+    }
+    for (i = 0; i < src->n; i++) {
+        const struct entry *e = &src->e[i], *have = find(dst, e->kind, e->key);
+        enum atv_status rc;
+        /* the newer evidence of two for one key is kept */
+        if (have != NULL && have->fetched_at >= e->fetched_at) {
+            continue;
+        }
+        rc = atv_vfy_bundle_put(dst, e->kind, e->key, e->status,
+                                (struct atv_bytes){e->data, e->len}, e->fetched_at, err);
         if (rc != ATV_OK) {
             return rc;
         }
@@ -199,9 +227,9 @@ enum atv_status atv_vfy_bundle_parse(struct atv_bytes json, struct atv_vfy_bundl
 
     *out = NULL;
     atv_buf_init(&data, ATV_VFY_MAX_BUNDLE);
-    if (json.len > ATV_VFY_MAX_BUNDLE * 2u) {
+    if (json.len > ATV_MAX_BUNDLE_FILE) {
         return atv_err_set(err, ATV_E_LIMIT, "bundle: %zu bytes, at most %u", json.len,
-                           ATV_VFY_MAX_BUNDLE * 2u);
+                           ATV_MAX_BUNDLE_FILE);
     }
     root = json_loadb((const char *)json.ptr, json.len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -285,7 +313,7 @@ enum atv_status atv_vfy_bundle_load(const char *path, struct atv_vfy_bundle **ou
 {
     struct atv_buf text;
     enum atv_status rc;
-    atv_buf_init(&text, ATV_VFY_MAX_BUNDLE * 2u);
+    atv_buf_init(&text, ATV_MAX_BUNDLE_FILE);
     *out = NULL;
     rc = atv_buf_read_file(&text, path, err);
     if (rc == ATV_OK) {
@@ -304,45 +332,145 @@ static int bundle_name(const char *name)
     return n > 5 && strcmp(name + n - 5, ".json") == 0 && name[0] != '.';
 }
 
-enum atv_status atv_vfy_bundle_load_dir(const char *dir, const struct atv_vfy_log *log,
-                                        struct atv_vfy_bundle **out, struct atv_err *err)
+/* The bundles of a directory to read: the first ATV_MAX_BUNDLE_FILES names
+ * in byte order, whatever order readdir gives, so that which ones are read
+ * never depends on the file system. */
+struct pick {
+    char names[ATV_MAX_BUNDLE_FILES][NAME_MAX + 1];
+    size_t n;     /* names kept */
+    size_t found; /* bundle names seen */
+};
+
+static void pick_add(struct pick *p, const char *name)
 {
-    struct atv_vfy_bundle *all = NULL, *b = NULL;
-    char path[ATV_VFY_MAX_PATH + 300];
+    size_t i, at = p->n;
+
+    p->found++;
+    if (strlen(name) > NAME_MAX) {
+        return;
+    }
+    for (i = 0; i < p->n; i++) {
+        if (strcmp(name, p->names[i]) < 0) {
+            at = i;
+            break;
+        }
+    }
+    if (at == ATV_MAX_BUNDLE_FILES) {
+        return;
+    }
+    if (p->n < ATV_MAX_BUNDLE_FILES) {
+        p->n++;
+    }
+    for (i = p->n - 1; i > at; i--) {
+        memcpy(p->names[i], p->names[i - 1], sizeof p->names[i]);
+    }
+    (void)snprintf(p->names[at], sizeof p->names[at], "%s", name);
+}
+
+static int past(uint64_t deadline_ms)
+{
+    return deadline_ms != 0 && atv_vfy_clock_ms() >= deadline_ms;
+}
+
+/* Reads one bundle of the directory into all; a file that cannot be used is
+ * skipped with a warning (one bad file must not take the others' evidence
+ * away). *read_total counts the bytes read from the directory so far. */
+static void load_one(struct atv_vfy_bundle *all, int dfd, const char *root, const char *name,
+                     size_t *read_total, const struct atv_vfy_log *log)
+{
+    size_t left = ATV_MAX_BUNDLE_DIR_BYTES - *read_total;
+    struct atv_vfy_bundle *b = NULL;
+    struct atv_buf text;
+    struct atv_err e2;
+    enum atv_status rc;
+
+    atv_err_clear(&e2);
+    atv_buf_init(&text, left < ATV_MAX_BUNDLE_FILE ? left : ATV_MAX_BUNDLE_FILE);
+    rc = atv_buf_read_beneath(&text, dfd, root, name, &e2);
+    if (rc == ATV_E_LIMIT && left < ATV_MAX_BUNDLE_FILE) {
+        atv_err_clear(&e2);
+        rc = atv_err_set(&e2, ATV_E_LIMIT,
+                         "%s: the directory's bundles would exceed %u bytes in all", name,
+                         ATV_MAX_BUNDLE_DIR_BYTES);
+    }
+    if (rc == ATV_OK) {
+        *read_total += text.len;
+        rc = atv_vfy_bundle_parse(atv_buf_view(&text), &b, &e2);
+        if (rc == ATV_OK) {
+            rc = atv_vfy_bundle_merge(all, b, &e2);
+        }
+        if (rc != ATV_OK) {
+            atv_err_prefix(&e2, "%s", name);
+        }
+    }
+    if (rc != ATV_OK) {
+        atv_vfy_logf(log, ATV_VFY_WARN, "atproto: skipping bundle %s", e2.msg);
+    }
+    atv_vfy_bundle_free(b);
+    atv_buf_cleanup(&text);
+}
+
+enum atv_status atv_vfy_bundle_load_dir(const char *dir, const struct atv_vfy_log *log,
+                                        uint64_t deadline_ms, struct atv_vfy_bundle **out,
+                                        struct atv_err *err)
+{
+    struct atv_vfy_bundle *all = NULL;
+    struct pick *pick = NULL;
     struct dirent *de;
-    unsigned n = 0;
+    char *root = NULL;
+    size_t i, names = 0, read_total = 0;
     enum atv_status rc;
     DIR *d;
 
     *out = NULL;
     d = opendir(dir);
     if (d == NULL) {
-        return atv_err_set(err, ATV_E_IO, "bundle directory %.200s cannot be read", dir);
+        return atv_err_set(err, ATV_E_IO, "bundle directory %.200s cannot be read: %s", dir,
+                           strerror(errno));
     }
-    rc = atv_vfy_bundle_new(&all, err);
-    while (rc == ATV_OK && (de = readdir(d)) != NULL) {
-        struct atv_err e2;
-        int w;
-        if (!bundle_name(de->d_name)) {
-            continue;
-        }
-        if (++n > ATV_VFY_MAX_BUNDLE_FILES) {
-            atv_vfy_logf(log, ATV_VFY_WARN,
-                         "atproto: bundle directory holds more than %u bundles; the rest are "
-                         "ignored",
-                         ATV_VFY_MAX_BUNDLE_FILES);
+    /* an absolute link is followed only under the directory's own path */
+    root = realpath(dir, NULL);
+    pick = calloc(1, sizeof *pick);
+    rc = pick != NULL ? atv_vfy_bundle_new(&all, err)
+                      : atv_err_set(err, ATV_E_NOMEM, "bundle directory: out of memory");
+    while (rc == ATV_OK) {
+        errno = 0;
+        de = readdir(d);
+        if (de == NULL) {
+            if (errno != 0) {
+                rc = atv_err_set(err, ATV_E_IO, "bundle directory %.200s: %s", dir,
+                                 strerror(errno));
+            }
             break;
         }
-        atv_err_clear(&e2);
-        w = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (w < 0 || (size_t)w >= sizeof path || atv_vfy_bundle_load(path, &b, &e2) != ATV_OK ||
-            atv_vfy_bundle_merge(all, b, &e2) != ATV_OK) {
-            /* one bad file must not take the others' evidence away */
-            atv_vfy_logf(log, ATV_VFY_WARN, "atproto: skipping bundle %s: %s", de->d_name,
-                         e2.msg[0] != '\0' ? e2.msg : "path too long");
+        if (++names > ATV_MAX_BUNDLE_DIR_NAMES) {
+            rc = atv_err_set(err, ATV_E_LIMIT, "bundle directory %.200s: over %u names", dir,
+                             ATV_MAX_BUNDLE_DIR_NAMES);
+        } else if (names % 1024u == 0 && past(deadline_ms)) {
+            rc = atv_err_setr(err, ATV_E_IO, "timeout",
+                              "bundle directory %.200s: the deadline passed while listing it",
+                              dir);
+            atv_err_transient(err);
+        } else if (bundle_name(de->d_name)) {
+            pick_add(pick, de->d_name);
         }
-        atv_vfy_bundle_free(b);
-        b = NULL;
+    }
+    if (rc == ATV_OK && pick->found > ATV_MAX_BUNDLE_FILES) {
+        atv_vfy_logf(log, ATV_VFY_WARN,
+                     "atproto: bundle directory holds %zu bundles, more than %u: only the first "
+                     "%u by name are read",
+                     pick->found, ATV_MAX_BUNDLE_FILES, ATV_MAX_BUNDLE_FILES);
+    }
+    for (i = 0; rc == ATV_OK && i < pick->n; i++) {
+        if (past(deadline_ms)) {
+            rc = atv_err_setr(err, ATV_E_IO, "timeout",
+                              "bundle directory %.200s: the deadline passed after %zu of %zu "
+                              "bundles",
+                              dir, i, pick->n);
+            atv_err_transient(err);
+            break;
+        }
+        load_one(all, dirfd(d), root, pick->names[i], &read_total, log);
     }
     (void)closedir(d);
     if (rc == ATV_OK) {
@@ -350,6 +478,8 @@ enum atv_status atv_vfy_bundle_load_dir(const char *dir, const struct atv_vfy_lo
         all = NULL;
     }
     atv_vfy_bundle_free(all);
+    free(pick);
+    free(root);
     return rc;
 }
 
@@ -391,6 +521,13 @@ static enum atv_status to_json(const struct atv_vfy_bundle *b, int64_t now, char
     }
     *out = json_dumps(root, JSON_INDENT(1));
     rc = *out != NULL ? ATV_OK : ATV_E_NOMEM;
+    if (rc == ATV_OK && strlen(*out) > ATV_MAX_BUNDLE_FILE) {
+        /* never write a bundle that no verifier would read */
+        rc = atv_err_set(err, ATV_E_LIMIT, "bundle: %zu bytes of JSON, at most %u", strlen(*out),
+                         ATV_MAX_BUNDLE_FILE);
+        free(*out);
+        *out = NULL;
+    }
 out:
     if (rc == ATV_E_NOMEM) {
         (void)atv_err_set(err, ATV_E_NOMEM, "bundle: out of memory");

@@ -33,6 +33,7 @@ struct tally {
     /* discovery failed (definite): reason and message */
     int disc_failed;
     enum atv_vfy_reason d_reason;
+    char d_detail[64];
     char d_msg[400];
     char digest[72];
 };
@@ -107,8 +108,9 @@ static void explain(struct atv_vfy_image *o, const struct tally *t, const char *
         return;
     }
     if (t->disc_failed) {
-        refuse(o, t->d_reason, 0, NULL, "%s", t->d_msg);
-        o->unlisted = 1;
+        refuse(o, t->d_reason, 0, t->d_detail, "%s", t->d_msg);
+        /* stale evidence is a refusal, not signatures that could not be listed */
+        o->unlisted = t->d_reason != ATV_VFY_STALE_EVIDENCE;
         return;
     }
     if (t->n_sigs == 0) {
@@ -256,6 +258,8 @@ static int one_manifest(struct ipass *ps, const char *subject, const char *diges
         } else if (!tr) {
             t->disc_failed = 1;
             t->d_reason = why;
+            (void)vfy_bprintf(t->d_detail, sizeof t->d_detail, "%s",
+                              err.reason != NULL ? err.reason : "");
             (void)vfy_bprintf(t->d_msg, sizeof t->d_msg, "listing the signatures of %.200s: %s",
                           subject, err.msg);
         }
@@ -406,9 +410,13 @@ static int load_bundle_dir(struct ipass *ps)
 {
     struct atv_err err;
     atv_err_clear(&err);
-    if (atv_vfy_bundle_load_dir(ps->base.params->bundle_dir, ps->base.log, &ps->dirb, &err) !=
-        ATV_OK) {
-        refuse(ps->out, ATV_VFY_BAD_REQUEST, 0, err.reason, "bundleDir: %s", err.msg);
+    if (atv_vfy_bundle_load_dir(ps->base.params->bundle_dir, ps->base.log, ps->base.deadline_ms,
+                                &ps->dirb, &err) != ATV_OK) {
+        if (err.reason != NULL && strcmp(err.reason, "timeout") == 0) {
+            refuse(ps->out, ATV_VFY_TIMEOUT, 1, err.reason, "bundleDir: %s", err.msg);
+        } else {
+            refuse(ps->out, ATV_VFY_BAD_REQUEST, 0, err.reason, "bundleDir: %s", err.msg);
+        }
         return 0;
     }
     ps->base.offline = ps->dirb;

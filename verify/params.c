@@ -27,6 +27,7 @@ void atv_vfy_params_init(struct atv_vfy_params *p)
     p->timeout_ms = ATV_VFY_DEFAULT_TIMEOUT_MS;
     p->verify_handle = 1;
     p->plc_audit_log = ATV_VFY_DEFAULT_PLC_AUDIT_LOG;
+    p->bundle_max_age_s = ATV_VFY_DEFAULT_BUNDLE_MAX_AGE_S;
 }
 
 static void free_list(char **v, size_t *n)
@@ -223,6 +224,10 @@ static enum atv_status read_key(struct atv_vfy_params *p, const char *k, json_t 
     }
     if (strcmp(k, "didCacheTTL") == 0) {
         return read_uint(k, v, 0, 7 * 86400, &p->did_cache_ttl_s, err);
+    }
+    if (strcmp(k, "bundleMaxAge") == 0) {
+        return read_uint(k, v, ATV_VFY_MIN_BUNDLE_MAX_AGE_S, ATV_VFY_MAX_BUNDLE_MAX_AGE_S,
+                         &p->bundle_max_age_s, err);
     }
     if (strcmp(k, "timeoutMs") == 0) {
         return read_uint(k, v, 1, ATV_VFY_MAX_TIMEOUT_MS, &p->timeout_ms, err);

@@ -42,13 +42,47 @@ static void keep(struct vsrc *s, enum atv_vfy_ev kind, const char *key, long sta
     }
 }
 
-/* From the bundle into body, which must be empty; an entry must exist. */
+/* Evidence fetched at `at` may be used at s->req->now: no longer than
+ * bundleMaxAge ago and not in the future, each with ATV_VFY_EVIDENCE_SKEW_S
+ * to spare (verify.h "evidence bundles"). Checking every entry as it is used
+ * is checking the oldest and the newest of those used. */
+static enum atv_status evidence_age_check(const struct vsrc *s, const char *key, int64_t at,
+                                          struct atv_err *err)
+{
+    const int64_t now = s->req->now;
+    const uint64_t max_age = s->req->params->bundle_max_age_s;
+    const uint64_t skew = ATV_VFY_EVIDENCE_SKEW_S;
+    /* for a > b, (uint64_t)a - (uint64_t)b is the exact difference, never an overflow */
+    const uint64_t ahead = at > now ? (uint64_t)at - (uint64_t)now : 0;
+    const uint64_t ago = at < now ? (uint64_t)now - (uint64_t)at : 0;
+
+    if (ahead > skew) {
+        return atv_err_setr(err, ATV_E_VERIFY, "evidence_from_future",
+                            "the bundle's evidence for %.200s was fetched %llu s in the future "
+                            "(more than the %llu s of clock skew allowed)",
+                            key, (unsigned long long)ahead, (unsigned long long)skew);
+    }
+    if (ago > max_age + skew) {
+        return atv_err_setr(err, ATV_E_VERIFY, "evidence_expired",
+                            "the bundle's evidence for %.200s was fetched %llu s ago, over "
+                            "bundleMaxAge %llu s (+%llu s of clock skew): export it again",
+                            key, (unsigned long long)ago, (unsigned long long)max_age,
+                            (unsigned long long)skew);
+    }
+    return ATV_OK;
+}
+
+/* From the bundle into body, which must be empty; an entry must exist, and
+ * be young enough. */
 static enum atv_status from_bundle(struct vsrc *s, enum atv_vfy_ev kind, const char *key,
                                    long *status, struct atv_buf *body, struct atv_err *err)
 {
     struct atv_bytes data;
     int64_t at = 0;
     enum atv_status rc = atv_vfy_bundle_get(s->req->offline, kind, key, status, &data, &at, err);
+    if (rc == ATV_OK) {
+        rc = evidence_age_check(s, key, at, err);
+    }
     if (rc == ATV_OK) {
         note_age(s, at);
         rc = atv_buf_append(body, data.ptr, data.len, err);

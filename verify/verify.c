@@ -58,12 +58,23 @@ static void fail(struct pass *ps, enum atv_vfy_reason reason, const struct atv_e
     }
 }
 
-/* A transport failure at the shared deadline is a timeout: the HTTP layer
+/* 1 when err is offline evidence refused for its age (source.c). */
+static int stale(const struct atv_err *err)
+{
+    return err->reason != NULL && (strcmp(err->reason, "evidence_expired") == 0 ||
+                                   strcmp(err->reason, "evidence_from_future") == 0);
+}
+
+/* Evidence refused for its age is STALE_EVIDENCE, whatever step wanted it.
+ * A transport failure at the shared deadline is a timeout: the HTTP layer
  * names it (reason "timeout"), and a clock already past it counts too. */
 static enum atv_vfy_reason io_reason(const struct pass *ps, const struct atv_err *err,
                                      enum atv_vfy_reason otherwise)
 {
     int named = err->reason != NULL && strcmp(err->reason, "timeout") == 0;
+    if (stale(err)) {
+        return ATV_VFY_STALE_EVIDENCE;
+    }
     return (named || vsrc_timed_out(&ps->src)) ? ATV_VFY_TIMEOUT : otherwise;
 }
 
@@ -520,10 +531,16 @@ static int find_bundle(struct pass *ps, struct atv_vfy_bundle **out)
 {
     struct atv_bytes data;
     struct atv_err err;
+    uint64_t deadline = ps->req->deadline_ms;
 
+    if (deadline == 0) {
+        deadline = atv_vfy_clock_ms() + ps->req->params->timeout_ms;
+    }
     atv_err_clear(&err);
-    if (atv_vfy_bundle_load_dir(ps->req->params->bundle_dir, ps->req->log, out, &err) != ATV_OK) {
-        fail(ps, ATV_VFY_BAD_REQUEST, &err, "bundleDir");
+    if (atv_vfy_bundle_load_dir(ps->req->params->bundle_dir, ps->req->log, deadline, out, &err) !=
+        ATV_OK) {
+        int late = err.reason != NULL && strcmp(err.reason, "timeout") == 0;
+        fail(ps, late ? ATV_VFY_TIMEOUT : ATV_VFY_BAD_REQUEST, &err, "bundleDir");
         return 0;
     }
     if (atv_vfy_bundle_get(*out, ATV_VFY_EV_MANIFEST, ps->req->sig_digest, NULL, &data, NULL,
@@ -641,7 +658,9 @@ enum atv_status atv_vfy_discover(const struct atv_vfy_request *req, struct atv_v
     if (rc != ATV_OK) {
         int timed_out = vsrc_timed_out(&src) ||
                         (err->reason != NULL && strcmp(err->reason, "timeout") == 0);
-        *reason = timed_out ? ATV_VFY_TIMEOUT : ATV_VFY_REGISTRY_ERROR;
+        *reason = stale(err)   ? ATV_VFY_STALE_EVIDENCE
+                  : timed_out ? ATV_VFY_TIMEOUT
+                              : ATV_VFY_REGISTRY_ERROR;
         goto out;
     }
     for (i = 0; i < ix.n; i++) {

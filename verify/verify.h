@@ -38,6 +38,12 @@
 #define ATV_VFY_DEFAULT_COLLECTION "io.atcr.manifest"
 /* plcAuditLog's default (README "did:plc from its operation log"). */
 #define ATV_VFY_DEFAULT_PLC_AUDIT_LOG 1
+/* bundleMaxAge (README "Offline bundles"): how old offline evidence may be,
+ * in seconds, and the clock skew allowed either way on top of it. */
+#define ATV_VFY_DEFAULT_BUNDLE_MAX_AGE_S 604800u /* 7 days */
+#define ATV_VFY_MIN_BUNDLE_MAX_AGE_S 60u
+#define ATV_VFY_MAX_BUNDLE_MAX_AGE_S 31536000u   /* 365 days */
+#define ATV_VFY_EVIDENCE_SKEW_S 300u
 
 struct atv_vfy_params {
     size_t n_trusted;
@@ -58,6 +64,8 @@ struct atv_vfy_params {
     char ca_file[ATV_VFY_MAX_PATH + 1];       /* "" : http.h's default */
     char bundle_dir[ATV_VFY_MAX_PATH + 1];    /* "" : online; else air-gapped: evidence only
                                                * from the bundles (*.json) in this directory */
+    uint32_t bundle_max_age_s;                /* default 604800: offline evidence fetched
+                                               * longer ago (or later than now) is refused */
     /* Unknown keys, comma-separated, for one warn: line ("" when none). */
     char unknown[512];
 };
@@ -70,7 +78,8 @@ void atv_vfy_params_cleanup(struct atv_vfy_params *p);
  * nestedReferences, source, version) are skipped; other unknown keys are
  * listed in p->unknown. A known key of the wrong type or value (a timeoutMs
  * of 0 or over ATV_VFY_MAX_TIMEOUT_MS, a malformed DID, a relative
- * trustPolicy path, a plcDirectory that is not http(s)://) is ATV_E_PARSE
+ * trustPolicy path, a plcDirectory that is not http(s)://, a bundleMaxAge
+ * outside ATV_VFY_MIN/MAX_BUNDLE_MAX_AGE_S) is ATV_E_PARSE
  * naming the key. p must have been initialised; it keeps the defaults for
  * absent keys. */
 ATV_MUST_USE enum atv_status atv_vfy_params_parse(struct atv_bytes json, struct atv_vfy_params *p,
@@ -178,10 +187,20 @@ size_t atv_vfy_result_fields(const struct atv_vfy_result *r,
  * (data: an OCI index of the signature manifests), manifest and blob by
  * digest, diddoc by DID, record by AT-URI (data: the getRecord body, with
  * its HTTP status). Registry bodies are hashed and proofs verified again
- * when used, so only the DID documents are taken on the bundle's word. */
-#define ATV_VFY_MAX_BUNDLE (32u << 20)
-#define ATV_VFY_MAX_BUNDLE_ENTRIES 4096u
-#define ATV_VFY_MAX_BUNDLE_FILES 64u      /* bundles read from one bundleDir */
+ * when used, so only the DID documents are taken on the bundle's word.
+ *
+ * Evidence age: every entry an offline run uses must have been fetched no
+ * longer than params->bundle_max_age_s before req->now, and not after it,
+ * both with ATV_VFY_EVIDENCE_SKEW_S to spare; otherwise the step that
+ * wanted it fails with STALE_EVIDENCE (detail "evidence_expired" or
+ * "evidence_from_future"). fetchedAt is not signed: the limit stops stale
+ * evidence, not someone who can write a bundle.
+ *
+ * The caps are common/limits.h's (ATV_MAX_BUNDLE_*); the names below are kept
+ * for the code that already uses them. */
+#define ATV_VFY_MAX_BUNDLE ATV_MAX_BUNDLE_DATA
+#define ATV_VFY_MAX_BUNDLE_ENTRIES ATV_MAX_BUNDLE_ENTRIES
+#define ATV_VFY_MAX_BUNDLE_FILES ATV_MAX_BUNDLE_FILES
 enum atv_vfy_ev {
     ATV_VFY_EV_TAG = 1,
     ATV_VFY_EV_REFERRERS,
@@ -207,23 +226,41 @@ ATV_MUST_USE enum atv_status atv_vfy_bundle_get(const struct atv_vfy_bundle *b,
                                                 long *status, struct atv_bytes *data,
                                                 int64_t *fetched_at, struct atv_err *err);
 size_t atv_vfy_bundle_count(const struct atv_vfy_bundle *b);
-/* Copies every entry of src into dst (an entry dst already has is replaced). */
+/* Copies every entry of src into dst; of two entries for one (kind, key), the
+ * one fetched later is kept (dst's on a tie). All or nothing: ATV_E_LIMIT
+ * (dst unchanged) when dst would hold over ATV_MAX_BUNDLE_ENTRIES entries or
+ * ATV_MAX_BUNDLE_DATA bytes. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_merge(struct atv_vfy_bundle *dst,
                                                   const struct atv_vfy_bundle *src,
                                                   struct atv_err *err);
 /* JSON {"format":"atcr-verify-bundle","version":2,"createdAt":N,"entries":[
- * {"kind","key","status","fetchedAt","data" (base64)}]}, parsed strictly. */
+ * {"kind","key","status","fetchedAt","data" (base64)}]}, parsed strictly;
+ * at most ATV_MAX_BUNDLE_FILE bytes. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_parse(struct atv_bytes json,
                                                   struct atv_vfy_bundle **out,
                                                   struct atv_err *err);
+/* One bundle file named explicitly (--offline --bundle FILE): the path is
+ * followed wherever it leads, but only a regular file is read (never
+ * blocking on a FIFO or device). Anything wrong with it is an error. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_load(const char *path, struct atv_vfy_bundle **out,
                                                  struct atv_err *err);
-/* Every bundle (*.json not starting with '.', at most
- * ATV_VFY_MAX_BUNDLE_FILES) of dir merged into one; a file that does not
- * load is skipped with a warning on log. Out: *out (new). ATV_E_IO when dir
- * cannot be read. */
+/* Every bundle of dir merged into one (bundleDir, --bundle-dir): the names
+ * ending in .json and not starting with '.', the first ATV_MAX_BUNDLE_FILES
+ * of them in byte order (a warning says when there are more). Each is
+ * opened non-blocking and read only when fstat calls it a regular file,
+ * through symbolic links only while they stay inside dir (Kubernetes
+ * ConfigMap and Secret volumes: x.json -> ..data/x.json), at most
+ * ATV_MAX_BUNDLE_FILE bytes each and ATV_MAX_BUNDLE_DIR_BYTES in all. A file
+ * that fails any of this, or does not parse, or would take the merged
+ * evidence over its caps, is skipped with a warning on log naming it; the
+ * others still count. deadline_ms: CLOCK_MONOTONIC milliseconds
+ * (atv_vfy_clock_ms), 0 for none; checked before each file and while listing.
+ * Out: *out (new). ATV_E_IO when dir cannot be read; ATV_E_LIMIT when it
+ * holds over ATV_MAX_BUNDLE_DIR_NAMES names; ATV_E_IO with reason "timeout"
+ * (transient) when the deadline passes. */
 ATV_MUST_USE enum atv_status atv_vfy_bundle_load_dir(const char *dir,
                                                      const struct atv_vfy_log *log,
+                                                     uint64_t deadline_ms,
                                                      struct atv_vfy_bundle **out,
                                                      struct atv_err *err);
 /* Writes atomically (temporary file beside path, then rename), mode 0644. */
@@ -238,7 +275,7 @@ struct atv_vfy_request {
     const char *sig_media_type;   /* referenceDesc.mediaType, NULL: OCI manifest */
     const struct atv_vfy_params *params;
     const struct atv_vfy_store *store;
-    int64_t now;                  /* unix seconds, for validity windows */
+    int64_t now;                  /* unix seconds, for validity windows and evidence age */
     const struct atv_vfy_log *log;
     const char *subject_digest;   /* NULL, or the digest already resolved: no tag lookup */
     struct atv_vfy_bundle *record; /* NULL, or where a live run records all it fetched */
@@ -286,7 +323,7 @@ struct atv_vfy_found {
     struct atv_vfy_sigref sigs[ATV_VFY_MAX_SIGS];
 };
 /* Returns ATV_OK, or an error (reason as a verdict would give it in
- * *reason: REGISTRY_ERROR, TIMEOUT, BAD_REQUEST). */
+ * *reason: REGISTRY_ERROR, TIMEOUT, BAD_REQUEST, STALE_EVIDENCE). */
 ATV_MUST_USE enum atv_status atv_vfy_discover(const struct atv_vfy_request *req,
                                               struct atv_vfy_found *out,
                                               enum atv_vfy_reason *reason, struct atv_err *err);
@@ -316,7 +353,10 @@ ATV_MUST_USE enum atv_status atv_vfy_discover(const struct atv_vfy_request *req,
  *      present of SIGNATURE_INVALID, RECORD_NOT_FOUND, DIGEST_MISMATCH,
  *      SUBJECT_MISMATCH, BAD_SIGNATURE_ARTIFACT, IDENTITY_ERROR,
  *      UNTRUSTED_SIGNER, then PDS_ERROR, REGISTRY_ERROR, POLICY_DENIED,
- *      BAD_REQUEST, TIMEOUT.
+ *      BAD_REQUEST, TIMEOUT, STALE_EVIDENCE. Signatures that could not be
+ *      listed (discovery failed, definite) give discovery's reason, and
+ *      `unlisted` unless the reason is STALE_EVIDENCE (a refusal: the
+ *      evidence is what it is).
  *
  * Two words, never mixed: `met` = the policy's requirements hold; `allowed`
  * = met, or not met under an audit policy, or nothing required. `allowed`

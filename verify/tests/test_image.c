@@ -24,6 +24,8 @@
 #define NOW 1767225600 /* 2026-01-01 */
 
 static json_t *fixture;
+/* fetchedAt of the evidence put_file adds */
+static int64_t evidence_at = NOW - 60;
 
 static int put_file(struct atv_vfy_bundle *b, enum atv_vfy_ev kind, const char *key,
                     const char *rel, const char *pds_subst)
@@ -48,7 +50,8 @@ static int put_file(struct atv_vfy_bundle *b, enum atv_vfy_ev kind, const char *
             ok = atv_buf_append(&f, doc, strlen(doc), &err) == ATV_OK;
         }
     }
-    ok = ok && atv_vfy_bundle_put(b, kind, key, 200, atv_buf_view(&f), NOW - 60, &err) == ATV_OK;
+    ok = ok &&
+         atv_vfy_bundle_put(b, kind, key, 200, atv_buf_view(&f), evidence_at, &err) == ATV_OK;
     if (!ok) {
         DIAG("fixture %s: %s", rel, err.msg);
     }
@@ -754,6 +757,131 @@ static void test_key_pins(struct atv_vfy_bundle *b)
     }
 }
 
+/* ---- evidence age (issue 13, finding 3): bundleMaxAge ---------------------------- */
+
+/* The verdict on image "good" from a bundle whose evidence was fetched at
+ * `when`, judged at NOW with bundleMaxAge max_age; sig: as verdict(). */
+static struct run *aged_verdict(int64_t when, uint32_t max_age, int named,
+                                struct atv_vfy_bundle **bp)
+{
+    char pol[256];
+    struct atv_err err;
+    struct run *r;
+
+    atv_err_clear(&err);
+    *bp = NULL;
+    evidence_at = when;
+    if (atv_vfy_bundle_new(bp, &err) != ATV_OK || !add_image(*bp, "good")) {
+        DIAG("bundle: %s", err.msg);
+    }
+    evidence_at = NOW - 60;
+    (void)snprintf(pol, sizeof pol,
+                   "trustedDIDs:\n  %s:\npolicies:\n  - {name: all, scope: \"**\"}\n",
+                   acct_did("alice"));
+    r = run_new(*bp, pol);
+    r->params.bundle_max_age_s = max_age;
+    (void)verdict(r, "good", named ? sig_of("good", 0) : NULL);
+    return r;
+}
+
+/* 1 when evidence fetched at `when` verifies (both as the CLI and as the
+ * plugin ask), 0 when both refuse it as STALE_EVIDENCE with `detail`, -1
+ * for anything else. */
+static int age_outcome(int64_t when, uint32_t max_age, const char *detail)
+{
+    int got[2];
+    for (int named = 0; named < 2; named++) {
+        struct atv_vfy_bundle *b = NULL;
+        struct run *r = aged_verdict(when, max_age, named, &b);
+        const struct atv_vfy_image *v = &r->v;
+        if (v->allowed && v->met && v->evidence_time == when) {
+            got[named] = 1;
+        } else if (!v->allowed && v->reason == ATV_VFY_STALE_EVIDENCE && !v->transient &&
+                   !v->unlisted && strcmp(v->detail, detail) == 0) {
+            got[named] = 0;
+        } else {
+            got[named] = -1;
+        }
+        run_free(r);
+        atv_vfy_bundle_free(b);
+    }
+    return got[0] == got[1] ? got[0] : -1;
+}
+
+static void test_evidence_age(void)
+{
+    const int64_t day = 86400, max = ATV_VFY_DEFAULT_BUNDLE_MAX_AGE_S;
+    const int64_t skew = ATV_VFY_EVIDENCE_SKEW_S;
+    struct atv_vfy_bundle *b = NULL;
+    struct run *r;
+
+    /* the attack: evidence 400 days old, and evidence dated a day ahead */
+    CHECK_EQ(age_outcome(NOW - 400 * day, (uint32_t)max, "evidence_expired"), 0);
+    CHECK_EQ(age_outcome(NOW + day, (uint32_t)max, "evidence_from_future"), 0);
+    /* exactly at the limits: bundleMaxAge plus the skew is fine, a second more is not */
+    CHECK_EQ(age_outcome(NOW - max - skew, (uint32_t)max, "evidence_expired"), 1);
+    CHECK_EQ(age_outcome(NOW - max - skew - 1, (uint32_t)max, "evidence_expired"), 0);
+    CHECK_EQ(age_outcome(NOW + skew, (uint32_t)max, "evidence_from_future"), 1);
+    CHECK_EQ(age_outcome(NOW + skew + 1, (uint32_t)max, "evidence_from_future"), 0);
+    /* the parameter moves the limit, at both ends of its range */
+    CHECK_EQ(age_outcome(NOW - 60 - skew, 60, "evidence_expired"), 1);
+    CHECK_EQ(age_outcome(NOW - 60 - skew - 1, 60, "evidence_expired"), 0);
+    CHECK_EQ(age_outcome(NOW - 364 * day, ATV_VFY_MAX_BUNDLE_MAX_AGE_S, "evidence_expired"), 1);
+    CHECK_EQ(age_outcome(NOW - 400 * day, ATV_VFY_MAX_BUNDLE_MAX_AGE_S, "evidence_expired"), 0);
+
+    /* the message says what to do and names the numbers */
+    r = aged_verdict(NOW - 400 * day, (uint32_t)max, 1, &b);
+    CHECK(strstr(r->v.message, "34560000 s ago") != NULL &&
+          strstr(r->v.message, "bundleMaxAge 604800") != NULL &&
+          strstr(r->v.message, "export it again") != NULL);
+    run_free(r);
+    atv_vfy_bundle_free(b);
+}
+
+/* The age that counts is the oldest of the entries the verification used:
+ * one old DID document fails it; an old entry it never reads does not. */
+static void test_evidence_oldest_used(void)
+{
+    const char *alice = acct_did("alice");
+    struct atv_vfy_bundle *b = NULL;
+    struct atv_bytes doc;
+    struct atv_err err;
+    struct run *r;
+    char pol[256];
+
+    atv_err_clear(&err);
+    CHECK_STATUS(atv_vfy_bundle_new(&b, &err), ATV_OK, &err);
+    CHECK(add_image(b, "good"));
+    /* an unrelated entry, 400 days old */
+    CHECK_STATUS(atv_vfy_bundle_put(b, ATV_VFY_EV_BLOB, "sha256:unused", 200, atv_bytes_str("x"),
+                                    NOW - 400 * 86400, &err),
+                 ATV_OK, &err);
+    (void)snprintf(pol, sizeof pol,
+                   "trustedDIDs:\n  %s:\npolicies:\n  - {name: all, scope: \"**\"}\n", alice);
+    r = run_new(b, pol);
+    CHECK(verdict(r, "good", NULL)->allowed);
+    CHECK_EQ(r->v.evidence_time, NOW - 60);
+    /* alice's operation log, re-dated 8 days back */
+    CHECK_STATUS(atv_vfy_bundle_get(b, ATV_VFY_EV_PLCLOG, alice, NULL, &doc, NULL, &err), ATV_OK,
+                 &err);
+    {
+        uint8_t *copy = malloc(doc.len);
+        if (copy != NULL) {
+            memcpy(copy, doc.ptr, doc.len);
+            CHECK_STATUS(atv_vfy_bundle_put(b, ATV_VFY_EV_PLCLOG, alice, 200,
+                                            (struct atv_bytes){copy, doc.len}, NOW - 8 * 86400,
+                                            &err),
+                         ATV_OK, &err);
+        }
+        free(copy);
+    }
+    CHECK(!verdict(r, "good", NULL)->allowed && r->v.reason == ATV_VFY_STALE_EVIDENCE &&
+          strcmp(r->v.detail, "evidence_expired") == 0);
+    CHECK(strstr(r->v.message, alice) != NULL);
+    run_free(r);
+    atv_vfy_bundle_free(b);
+}
+
 int main(void)
 {
     struct atv_vfy_bundle *b = NULL;
@@ -788,6 +916,8 @@ int main(void)
     test_forged_bundle();
     test_key_pins(b);
     test_did_web_offline();
+    test_evidence_age();
+    test_evidence_oldest_used();
     atv_vfy_bundle_free(b);
     json_decref(fixture);
     return atv_test_done();

@@ -35,6 +35,7 @@ static void test_params_defaults(void)
     CHECK_EQ(p.has_trusted, 0);
     CHECK_EQ(p.n_collections, 0u);
     CHECK_STR(p.trust_policy, "");
+    CHECK_EQ(p.bundle_max_age_s, 604800u); /* 7 days */
     (void)snprintf(want, sizeof want, "-%lu", (unsigned long)getuid());
     CHECK_MSG(strstr(p.cache_dir, "/atproto-verifier-") != NULL &&
                   strcmp(p.cache_dir + strlen(p.cache_dir) - strlen(want), want) == 0,
@@ -115,6 +116,13 @@ static void test_params_bad(void)
         "{\"collections\":[\"not an nsid\"]}",
         "{\"verifyHandle\":\"false\"}",
         "{\"allowLoopbackHTTP\":1}",
+        "{\"bundleMaxAge\":59}",
+        "{\"bundleMaxAge\":31536001}",
+        "{\"bundleMaxAge\":0}",
+        "{\"bundleMaxAge\":-604800}",
+        "{\"bundleMaxAge\":\"7d\"}",
+        "{\"bundleMaxAge\":604800.5}",
+        "{\"bundleMaxAge\":null}",
         "{\"trustedDIDs\":[\"did:plc:ewvi7nxzyoun6zhxrhs64oiz\\u0000x\"]}",
     };
     struct atv_vfy_params p;
@@ -130,6 +138,16 @@ static void test_params_bad(void)
     /* the message names the key */
     (void)parse("{\"timeoutMs\":\"fast\"}", &p, &err);
     CHECK(strstr(err.msg, "timeoutMs") != NULL);
+    (void)parse("{\"bundleMaxAge\":59}", &p, &err);
+    CHECK(strstr(err.msg, "bundleMaxAge") != NULL && strstr(err.msg, "60..31536000") != NULL);
+    atv_vfy_params_cleanup(&p);
+
+    /* bundleMaxAge: both ends of its range are allowed */
+    atv_vfy_params_init(&p);
+    CHECK_STATUS(parse("{\"bundleMaxAge\":60}", &p, &err), ATV_OK, &err);
+    CHECK_EQ(p.bundle_max_age_s, 60u);
+    CHECK_STATUS(parse("{\"bundleMaxAge\":31536000}", &p, &err), ATV_OK, &err);
+    CHECK_EQ(p.bundle_max_age_s, 31536000u);
     atv_vfy_params_cleanup(&p);
 
     /* a list over the cap */
