@@ -85,12 +85,11 @@ static const char usage_bundle[] =
     "blobs, each did:plc signer's operation log, a did:web signer's DID document, the\n"
     "getRecord proofs, when each was fetched) into FILE (bundle format version 2),\n"
     "for `atcr-verify IMAGE --offline --bundle FILE` and the plugin's bundleDir.\n"
-    "With no --trusted-did or --policy it collects the evidence of every signer and\n"
-    "decides no trust; with one, it also gives that verdict.\n"
+    "It collects the evidence of every signature artifact whatever the local trust;\n"
+    "with --trusted-did or --policy it also prints that verdict.\n"
     "\n"
-    "Exit status: 0 the bundle is written and the policy is met (no trust configured:\n"
-    "a signature's proof verified); 1 written, policy not met (no proof verified);\n"
-    "2 usage or operational error (nothing written).\n";
+    "Exit status: 0 written and complete; 1 written but incomplete (what is missing\n"
+    "is listed); 2 usage or operational error (nothing written).\n";
 
 struct image_opts {
     struct atv_vfy_params params;
@@ -726,35 +725,45 @@ static int exit_code(const struct atv_vfy_image *v)
     return ATV_CLI_REJECT;
 }
 
-/* bundle export with no trust configured: what was collected, not a verdict.
- * 0 when at least one signature's proof verified, 1 when none did (the
- * bundle would prove nothing), 2 for a bad request or a transient failure. */
-static int collected(const struct image_opts *o, const struct atv_vfy_image *v, FILE *errs)
+/* An artifact whose evidence could not all be fetched: the bundle would not
+ * let a verifier reach the verdict this run reached. */
+static int incomplete(const struct atv_vfy_result *r)
 {
-    size_t i, good = 0;
-    if (v->reason == ATV_VFY_BAD_REQUEST || v->unlisted || (v->transient && v->n_artifacts == 0)) {
-        fprintf(errs, "atcr-verify bundle export: %s: %s\n", atv_vfy_reason_name(v->reason),
-                v->message);
+    return r->transient || r->reason == ATV_VFY_REGISTRY_ERROR ||
+           r->reason == ATV_VFY_IDENTITY_ERROR || r->reason == ATV_VFY_PDS_ERROR ||
+           r->reason == ATV_VFY_TIMEOUT;
+}
+
+/* bundle export: what was collected. 0 when every signature's evidence is
+ * in the bundle, 1 when some is missing (each named), 2 when nothing can be
+ * written (a bad request, or the signatures could not be listed). */
+static int collected(const struct atv_vfy_image *v, FILE *errs)
+{
+    size_t i, missing = 0, good = 0;
+    if (v->reason == ATV_VFY_BAD_REQUEST || v->unlisted || v->n_artifacts == 0) {
+        fprintf(errs, "atcr-verify bundle export: nothing to write: %s: %s\n",
+                atv_vfy_reason_name(v->reason), v->message);
         return ATV_CLI_USAGE;
     }
     for (i = 0; i < v->n_artifacts; i++) {
         const struct atv_vfy_artifact *a = &v->artifacts[i];
-        if (a->r.success) {
-            good++;
-            continue;
+        good += a->r.success ? 1 : 0;
+        if (incomplete(&a->r)) {
+            missing++;
+            fprintf(errs, "warn: missing from the bundle: the evidence of %s%s%s: %s (%s): %s\n",
+                    a->sig_digest, a->platform[0] ? " " : "", a->platform,
+                    atv_vfy_reason_name(a->r.reason), a->r.detail, a->r.message);
+        } else if (!a->r.success) {
+            fprintf(errs, "info: %s%s%s does not verify (the bundle shows why): %s: %s\n",
+                    a->sig_digest, a->platform[0] ? " " : "", a->platform,
+                    atv_vfy_reason_name(a->r.reason), a->r.message);
         }
-        fprintf(errs, "warn: %s%s%s: %s (%s): %s\n", a->sig_digest, a->platform[0] ? " " : "",
-                a->platform, atv_vfy_reason_name(a->r.reason), a->r.detail, a->r.message);
     }
     fprintf(errs,
-            "info: no trust configured: collected the evidence of %zu signature%s of %s, %zu "
-            "with a proof that verifies; whoever reads the bundle decides whom to trust\n",
-            v->n_artifacts, v->n_artifacts == 1 ? "" : "s", v->reference, good);
-    if (v->transient) {
-        return ATV_CLI_USAGE;
-    }
-    (void)o;
-    return good > 0 ? ATV_CLI_OK : ATV_CLI_REJECT;
+            "info: collected the evidence of %zu signature artifact%s of %s (%zu with a proof "
+            "that verifies, %zu incomplete); whoever reads the bundle decides whom to trust\n",
+            v->n_artifacts, v->n_artifacts == 1 ? "" : "s", v->reference, good, missing);
+    return missing == 0 ? ATV_CLI_OK : ATV_CLI_REJECT;
 }
 
 /* The verification shared by IMAGE and bundle export. Returns the exit code. */
@@ -778,8 +787,15 @@ static int verify_image(struct image_opts *o, const struct atv_vfy_bundle *offli
     base_request(o, &rq, &lg, offline, record);
     atv_vfy_image_run(&rq, v);
     if (o->collect) {
-        code = collected(o, v, errs);
-        goto out;
+        code = collected(v, errs);
+        if ((!o->params.has_trusted && o->params.trust_policy[0] == '\0') ||
+            code == ATV_CLI_USAGE) {
+            goto out; /* no trust configured: no verdict to print */
+        }
+        /* the verdict this bundle gives under the configured trust: the
+         * reader's offline run, on what was just collected */
+        base_request(o, &rq, &lg, record, NULL);
+        atv_vfy_image_run(&rq, v);
     }
     if (v->reason == ATV_VFY_BAD_REQUEST && !v->allowed) {
         fprintf(errs, "atcr-verify: %s\n", v->message);
@@ -787,7 +803,9 @@ static int verify_image(struct image_opts *o, const struct atv_vfy_bundle *offli
         fprintf(errs, "atcr-verify: %s: %s (transient): %s\n", o->image,
                 atv_vfy_reason_name(v->reason), v->message);
     }
-    code = exit_code(v);
+    if (!o->collect) {
+        code = exit_code(v);
+    }
     if (o->json) {
         char *s;
         root = verdict_json(o, v, rq.now);
@@ -849,9 +867,10 @@ int atv_cli_bundle(int argc, char **argv, FILE *out, FILE *errs)
     /* a bundle carries proof: each did:plc as its operation log, whatever
      * --no-plc-audit-log says (offline, nothing else is read) */
     o.params.plc_audit_log = 1;
-    /* the seed's export takes only the image: with no trust configured, it
-     * collects every signer's evidence and decides nothing */
-    o.collect = o.params.trust_policy[0] == '\0' && !o.params.has_trusted;
+    /* the seed's export takes only the image: it collects every signer's
+     * evidence whatever the local trust, and prints a verdict only when
+     * given one */
+    o.collect = 1;
     code = verify_image(&o, NULL, bundle, out, errs);
     if (code == ATV_CLI_USAGE) {
         goto out;

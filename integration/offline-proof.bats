@@ -115,7 +115,9 @@ forge() { # OUT [keep-log]
     run --separate-stderr "$CLI" bundle export "$IMG:victimgood" "${NET[@]}" -o "$T/g.json"
     echo "$stderr"
     [ "$status" -eq 0 ]
-    [[ "$stderr" == *"no trust configured"*"1 with a proof that verifies"* ]]
+    [[ "$stderr" == *"collected the evidence of 1 signature artifact"*"(1 with a proof that verifies, 0 incomplete)"* ]]
+    # no verdict printed: there is no trust to decide with
+    [ -z "$output" ]
     jq -e '.version == 2 and ([.entries[].kind] | index("plclog")) != null and
         ([.entries[].kind] | index("diddoc")) == null' "$T/g.json"
     run --separate-stderr unshare -n "$CLI" "$IMG:victimgood" --trusted-did "$VICTIM" --offline \
@@ -138,10 +140,39 @@ forge() { # OUT [keep-log]
     [ "$status" -eq 0 ]
 }
 
-@test "export of an image nobody validly signed: the bundle is written, exit 1" {
+@test "export: a signature that does not verify is complete evidence (exit 0); a missing identity is not (exit 1)" {
     run --separate-stderr "$CLI" bundle export "$IMG:badsig" "${NET[@]}" -o "$T/bad.json"
     echo "$stderr"
-    [ "$status" -eq 1 ]
+    [ "$status" -eq 0 ]
     [[ "$stderr" == *"SIGNATURE_INVALID"* ]]
-    [[ "$stderr" == *"0 with a proof that verifies"* ]]
+    [[ "$stderr" == *"(0 with a proof that verifies, 0 incomplete)"* ]]
+    # the reader reaches the same verdict from the bundle alone
+    run --separate-stderr unshare -n "$CLI" "$IMG:badsig" --trusted-did "$(jq -r .accounts.mallory.did "$FX")" \
+        --offline --bundle "$T/bad.json" -o json
+    [ "$status" -eq 1 ]
+    echo "$output" | jq -e '.reason == "SIGNATURE_INVALID"'
+    # ghost's DID is unknown to the directory: its log cannot be in the bundle
+    run --separate-stderr "$CLI" bundle export "$IMG:ghost" "${NET[@]}" -o "$T/ghost.json"
+    echo "$stderr"
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"missing from the bundle"*"IDENTITY_ERROR"* ]]
+    [ -s "$T/ghost.json" ]
+    # an image with no signature at all: nothing to write
+    run --separate-stderr "$CLI" bundle export "$IMG@sha256:$(printf '0%.0s' $(seq 64))" "${NET[@]}" \
+        -o "$T/none.json"
+    [ "$status" -eq 2 ]
+    [ ! -e "$T/none.json" ]
+}
+
+@test "export with a trust configuration also prints the verdict the bundle gives" {
+    alice=$(jq -r .accounts.alice.did "$FX")
+    run --separate-stderr "$CLI" bundle export "$IMG:multibad" --trusted-did "$alice" "${NET[@]}" \
+        -o "$T/mb.json"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"PASS"*"$alice"* ]]
+    [[ "$output" == *"FAIL"*"SIGNATURE_INVALID"* ]]
+    [[ "$output" == *"1 of 1 required signer: met"* ]]
+    # both signers' evidence is there, the untrusted one's too
+    [ "$(jq '[.entries[] | select(.kind == "plclog")] | length' "$T/mb.json")" -eq 2 ]
 }

@@ -211,6 +211,10 @@ static int one_artifact(struct ipass *ps, struct atv_vfy_request *rq, struct tal
     return t->met;
 }
 
+static int is_attestation(const struct atv_ref_desc *d);
+static int read_index(struct ipass *ps, const char *digest, struct atv_ref_index *ix,
+                      struct atv_err *err);
+
 /* The artifacts of subject (digest known, or NULL to resolve the tag),
  * verified until the policy is met. first: the artifact the caller named
  * (the plugin's referenceDesc), verified before any discovery; returns 0
@@ -277,11 +281,47 @@ static int one_manifest(struct ipass *ps, const char *subject, const char *diges
         rq.sig_digest = f->sigs[i].digest;
         rq.sig_size = f->sigs[i].size;
         rq.sig_media_type = f->sigs[i].media_type;
-        if (one_artifact(ps, &rq, t, platform)) {
+        /* collecting (bundle export): every artifact, met or not */
+        if (one_artifact(ps, &rq, t, platform) && !ps->base.collect) {
             return 1;
         }
     }
-    return 0;
+    return ps->base.collect ? t->met : 0;
+}
+
+/* Collecting (bundle export): the evidence of every platform manifest of an
+ * index too, whatever the verdict, since the reader's policy may need it. */
+static void collect_platforms(struct ipass *ps, const char *digest)
+{
+    struct atv_ref_index ix;
+    struct tally *t = calloc(1, sizeof *t);
+    struct atv_err err;
+    char subject[ATV_MAX_URL + 80], platform[64];
+    size_t i, n = 0;
+
+    memset(&ix, 0, sizeof ix);
+    atv_err_clear(&err);
+    if (t == NULL || !read_index(ps, digest, &ix, &err)) {
+        free(t);
+        return;
+    }
+    for (i = 0; i < ix.n && n < ATV_VFY_MAX_CHILDREN; i++) {
+        const struct atv_ref_desc *d = &ix.manifests[i];
+        if (is_attestation(d) || strcmp(d->media_type, ATV_REF_MT_OCI_INDEX) == 0 ||
+            strcmp(d->media_type, ATV_REF_MT_DOCKER_LIST) == 0) {
+            continue;
+        }
+        n++;
+        memset(t, 0, sizeof *t);
+        (void)vfy_bprintf(platform, sizeof platform, "%s/%s%s%s",
+                          d->platform_os[0] ? d->platform_os : "?",
+                          d->platform_arch[0] ? d->platform_arch : "?",
+                          d->platform_variant[0] != '\0' ? "/" : "", d->platform_variant);
+        (void)vfy_bprintf(subject, sizeof subject, "%s@%s", ps->img.name, d->digest);
+        (void)one_manifest(ps, subject, d->digest, platform, t, NULL);
+    }
+    atv_ref_index_cleanup(&ix);
+    free(t);
 }
 
 /* ---- image indexes: met when every platform manifest is ------------------------ */
@@ -507,8 +547,12 @@ static void decide(struct ipass *ps)
         refuse(o, ATV_VFY_BAD_REQUEST, 1, NULL, "out of memory");
         return;
     }
-    if (one_manifest(ps, ps->base.subject, ps->img.digest[0] != '\0' ? ps->img.digest : NULL, "",
-                     t, &first_failed)) {
+    int met = one_manifest(ps, ps->base.subject,
+                           ps->img.digest[0] != '\0' ? ps->img.digest : NULL, "", t, &first_failed);
+    if (ps->base.collect && t->digest[0] != '\0') {
+        collect_platforms(ps, t->digest);
+    }
+    if (met) {
         set_reference(ps, t->digest);
         o->n_sigs = t->n_sigs;
         o->met = 1;
