@@ -5,28 +5,16 @@ bats_require_minimum_version 1.5.0
 # serving repositories made by the official TypeScript libraries).
 # The offline round trip runs with networking cut off (unshare -n).
 
-setup_file() {
-    export STATE="$BATS_FILE_TMPDIR/state"
-    sh "$BATS_TEST_DIRNAME/fixture/up.sh" "$STATE" > "$BATS_FILE_TMPDIR/up.log" 2>&1 || {
-        cat "$BATS_FILE_TMPDIR/up.log" >&2
-        return 1
-    }
-}
+load fixture/stack
 
-teardown_file() {
-    sh "$BATS_TEST_DIRNAME/fixture/down.sh" "$STATE" > /dev/null 2>&1 || true
-}
+setup_file() { fixture_up; }
+teardown_file() { fixture_down; }
 
 setup() {
-    BUILD="${ATV_BUILD:-build}"
-    CLI="$BUILD/atcr-verify"
-    # shellcheck disable=SC1091
-    . "$STATE/env"
-    FXJ="$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json"
-    ALICE=$(jq -r .accounts.alice.did "$FXJ")
-    BOB=$(jq -r .accounts.bob.did "$FXJ")
-    MALLORY=$(jq -r .accounts.mallory.did "$FXJ")
-    # the fixture's DIDs are made-up: its PLC serves documents, not operation logs
+    fixture_env
+    ALICE=$(jq -r .accounts.alice.did "$FX")
+    BOB=$(jq -r .accounts.bob.did "$FX")
+    MALLORY=$(jq -r .accounts.mallory.did "$FX")
     NET=(--plc "$PLC" --allow-loopback-http --insecure-http --no-verify-handle
          --cache-dir "$BATS_TEST_TMPDIR/cache")
     IMG="$REGISTRY/atv/app"

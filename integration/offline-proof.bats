@@ -9,30 +9,17 @@ bats_require_minimum_version 1.5.0
 # made forger's key and its commit for victim's DID, and the directory's document for victim
 # names forger's key.
 
-setup_file() {
-    export STATE="$BATS_FILE_TMPDIR/state"
-    sh "$BATS_TEST_DIRNAME/fixture/up.sh" "$STATE" > "$BATS_FILE_TMPDIR/up.log" 2>&1 || {
-        cat "$BATS_FILE_TMPDIR/up.log" >&2
-        return 1
-    }
-}
+load fixture/stack
 
-teardown_file() {
-    sh "$BATS_TEST_DIRNAME/fixture/down.sh" "$STATE" > /dev/null 2>&1 || true
-}
+setup_file() { fixture_up; }
+teardown_file() { fixture_down; }
 
 setup() {
-    BUILD="${ATV_BUILD:-build}"
-    CLI="$BUILD/atcr-verify"
-    PLUGIN="$BUILD/atproto"
-    # shellcheck disable=SC1091
-    . "$STATE/env"
+    fixture_env
     FXD="$BATS_TEST_DIRNAME/../testdata/ratify/fixture"
-    FX="$FXD/fixture.json"
     VICTIM=$(jq -r .accounts.victim.did "$FX")
     FORGERKEY=$(jq -r .accounts.forger.signingDidKey "$FX")
     IMG="$REGISTRY/atv/app"
-    T="$BATS_TEST_TMPDIR"
     NET=(--plc "$PLC" --allow-loopback-http --insecure-http --no-verify-handle --cache-dir "$T/c")
 }
 

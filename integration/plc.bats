@@ -8,28 +8,15 @@ bats_require_minimum_version 1.5.0
 #     to its genesis (STATE/plc-rollback, see atproto-server.js) and the PDS a newer commit by A.
 # Every DID and key comes from the generated fixture (testdata/ratify/README.md).
 
-setup_file() {
-    export STATE="$BATS_FILE_TMPDIR/state"
-    sh "$BATS_TEST_DIRNAME/fixture/up.sh" "$STATE" > "$BATS_FILE_TMPDIR/up.log" 2>&1 || {
-        cat "$BATS_FILE_TMPDIR/up.log" >&2
-        return 1
-    }
-}
+load fixture/stack
 
-teardown_file() {
-    sh "$BATS_TEST_DIRNAME/fixture/down.sh" "$STATE" > /dev/null 2>&1 || true
-}
+setup_file() { fixture_up; }
+teardown_file() { fixture_down; }
 
 setup() {
-    BUILD="${ATV_BUILD:-build}"
-    CLI="$BUILD/atcr-verify"
-    PLUGIN="$BUILD/atproto"
-    # shellcheck disable=SC1091
-    . "$STATE/env"
-    FX="$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json"
+    fixture_env
     VICTIM=$(jq -r .accounts.victim.did "$FX")
     ROTOR=$(jq -r .accounts.rotor.did "$FX")
-    T="$BATS_TEST_TMPDIR"
     NET=(--plc "$PLC" --allow-loopback-http --insecure-http --no-verify-handle)
     rm -f "$STATE/plc-rollback"
 }

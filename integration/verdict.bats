@@ -5,30 +5,17 @@ bats_require_minimum_version 1.5.0
 # "finding N": each failed on the code before the image verdict existed.
 # Runs against the loopback fixture stack (integration/fixture/up.sh).
 
-setup_file() {
-    export STATE="$BATS_FILE_TMPDIR/state"
-    sh "$BATS_TEST_DIRNAME/fixture/up.sh" "$STATE" > "$BATS_FILE_TMPDIR/up.log" 2>&1 || {
-        cat "$BATS_FILE_TMPDIR/up.log" >&2
-        return 1
-    }
-}
+load fixture/stack
 
-teardown_file() {
-    sh "$BATS_TEST_DIRNAME/fixture/down.sh" "$STATE" > /dev/null 2>&1 || true
-}
+setup_file() { fixture_up; }
+teardown_file() { fixture_down; }
 
 setup() {
-    BUILD="${ATV_BUILD:-build}"
-    CLI="$BUILD/atcr-verify"
-    PLUGIN="$BUILD/atproto"
-    # shellcheck disable=SC1091
-    . "$STATE/env"
-    FX="$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json"
+    fixture_env
     ALICE=$(jq -r .accounts.alice.did "$FX")
     BOB=$(jq -r .accounts.bob.did "$FX")
     MALLORY=$(jq -r .accounts.mallory.did "$FX")
     STALL=$(jq -r .accounts.stall.did "$FX")
-    T="$BATS_TEST_TMPDIR"
     NET=(--plc "$PLC" --allow-loopback-http --insecure-http --no-verify-handle
          --cache-dir "$T/cache")
 }

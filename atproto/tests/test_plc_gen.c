@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "atproto/tests/plc_mut.h"
+
 #define DIR_PLC "testdata/plc/"
 
 /* The cases the generator must have written (a missing one is a failure). */
@@ -22,11 +24,6 @@ static const char *const want_cases[] = {
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static struct atv_bytes sv(const char *s)
-{
-    struct atv_bytes b = {(const uint8_t *)s, strlen(s)};
-    return b;
-}
 
 static const char *str_of(json_t *obj, const char *key)
 {
@@ -240,62 +237,6 @@ static void test_cases(void)
 
 /* ---- mutations of the P-256 log ---------------------------------------------------- */
 
-/* Sets the entry's cid to the CID of its (mutated) operation, so a mutation
- * reaches the rules after the CID check. */
-static void fix_cid(json_t *log, size_t i)
-{
-    json_t *e = json_array_get(log, i);
-    char *op = json_dumps(json_object_get(e, "operation"), JSON_COMPACT);
-    char cid[ATV_CID_STR_CAP];
-    struct atv_err err;
-    atv_err_clear(&err);
-    if (op == NULL || atv_atp_plc_op_cid(sv(op), cid, NULL, NULL, &err) != ATV_OK) {
-        DIAG("fix_cid %zu: %s", i, err.msg);
-        free(op);
-        return;
-    }
-    free(op);
-    json_object_set_new(e, "cid", json_string(cid));
-}
-
-/* The 64 bytes of an operation's sig (base64url without padding), or 0. */
-static int sig_bytes(json_t *op, uint8_t out[64])
-{
-    const char *s = str_of(op, "sig");
-    char std[128];
-    struct atv_buf b;
-    int ok = 0;
-    size_t n = s != NULL ? strlen(s) : 0;
-    if (n == 0 || n >= sizeof std) {
-        return 0;
-    }
-    for (size_t i = 0; i <= n; i++) {
-        std[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
-    }
-    atv_buf_init(&b, 128);
-    if (atv_base64_decode(std, n, &b, NULL) == ATV_OK && b.len == 64) {
-        memcpy(out, b.ptr, 64);
-        ok = 1;
-    }
-    atv_buf_cleanup(&b);
-    return ok;
-}
-
-/* Sets an operation's sig to base64url (no padding) of 64 bytes. */
-static void set_sig(json_t *op, const uint8_t sig[64])
-{
-    struct atv_buf b;
-    struct atv_bytes v = {sig, 64};
-    atv_buf_init(&b, 1024);
-    if (atv_base64_encode(v, &b, NULL) == ATV_OK && atv_buf_terminate(&b, NULL) == ATV_OK) {
-        for (size_t i = 0; i < b.len; i++) {
-            b.ptr[i] = b.ptr[i] == '+' ? '-' : b.ptr[i] == '/' ? '_' : b.ptr[i];
-        }
-        json_object_set_new(op, "sig", json_string((const char *)b.ptr));
-    }
-    atv_buf_cleanup(&b);
-}
-
 /* Expects log refused as ATV_E_VERIFY "plc_log_invalid", the message containing why. */
 static void refused(json_t *log, const char *did, const char *why, const char *what)
 {
@@ -328,7 +269,7 @@ static void test_p256_mutations(void)
 
     /* control: the sig decoded, re-encoded and re-CID'd still verifies */
     m = json_deep_copy(base);
-    set_sig(op_of(m, 1), sig);
+    set_sig(op_of(m, 1), sig, 64);
     fix_cid(m, 1);
     CHECK_STATUS(verify_tree(m, did, st, &err), ATV_OK, &err);
     CHECK(json_equal(m, base));
@@ -340,7 +281,7 @@ static void test_p256_mutations(void)
         memcpy(bad, sig, 64);
         bad[pos] ^= 0x01;
         m = json_deep_copy(base);
-        set_sig(op_of(m, 1), bad);
+        set_sig(op_of(m, 1), bad, 64);
         (void)snprintf(tmp, sizeof tmp, "P-256 sig byte %zu flipped, cid left", pos);
         refused(m, did, "cid is not the operation's CID", tmp);
         fix_cid(m, 1);
@@ -353,7 +294,7 @@ static void test_p256_mutations(void)
     CHECK(sig_bytes(op_of(base, 0), bad));
     bad[40] ^= 0x80;
     m = json_deep_copy(base);
-    set_sig(op_of(m, 0), bad);
+    set_sig(op_of(m, 0), bad, 64);
     fix_cid(m, 0);
     refused(m, did, "genesis hashes to", "P-256 genesis sig byte flipped");
     json_decref(m);
