@@ -17,6 +17,27 @@ VERSION := 0.1.0
 PKGS := jansson libcbor libsecp256k1 libcurl libcrypto yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv
+# libevent is the server's HTTP layer (server/): atcr-verify links it, the
+# Ratify plugin does not (its image is distroless/static and it never serves).
+SERVER_PKGS := libevent libevent_openssl
+SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
+SERVER_LIBS   := $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null)
+
+# A machine without the build dependencies stops here with one line, before
+# the first compiler error (a missing curl/curl.h said nothing about the fix).
+# Goals that install them first (deps, check, demo, static) or need no
+# compiler (clean, lint) skip the check.
+DEP_HEADERS := curl/curl.h jansson.h cbor.h secp256k1.h openssl/evp.h yaml.h \
+               event2/event.h event2/bufferevent_ssl.h
+NODEP_GOALS := deps check demo static static-test clean lint
+ifneq ($(filter-out $(NODEP_GOALS),$(or $(MAKECMDGOALS),all)),)
+DEP_MISSING := $(shell out=$$(printf '$(foreach h,$(DEP_HEADERS),\043include <$(h)>\n)' | \
+    $(CC) -E -x c - -o /dev/null 2>&1) || { h=$$(printf '%s\n' "$$out" | \
+    sed -n 's/.*fatal error: \([^:]*\):.*/\1/p' | head -n 1); echo "$${h:-a header}"; })
+ifneq ($(DEP_MISSING),)
+$(error missing build dependency ($(DEP_MISSING)): run `sh scripts/install-deps.sh` first)
+endif
+endif
 
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wcast-align -Wwrite-strings -Wundef -Wformat=2 -Werror=format-security \
@@ -34,11 +55,11 @@ LDSAN :=
 endif
 
 CPPFLAGS += -I. -D_POSIX_C_SOURCE=200809L -DATV_VERSION='"$(VERSION)"'
-CFLAGS   += $(WARN) $(OPT) $(HARDEN) $(PKG_CFLAGS)
+CFLAGS   += $(WARN) $(OPT) $(HARDEN) $(PKG_CFLAGS) $(SERVER_CFLAGS)
 LDFLAGS  += $(LDHARDEN) $(LDSAN)
 LDLIBS   += $(PKG_LIBS)
 
-MODULES := common atproto referrer policy verify plugin cli
+MODULES := common atproto referrer policy verify server plugin cli
 LIB_SRC := $(foreach m,$(MODULES),$(filter-out $(m)/main.c,$(wildcard $(m)/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard $(foreach m,$(MODULES),$(m)/tests/test_*.c))
@@ -62,12 +83,12 @@ $(BUILD)/atproto: $(BUILD)/obj/plugin/main.o $(BUILD)/libatv.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/atcr-verify: $(BUILD)/obj/cli/main.o $(BUILD)/libatv.a
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(SERVER_LIBS) -o $@
 
 define test_rule
 $(BUILD)/tests/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(BUILD)/libatv.a
 	@mkdir -p $(BUILD)/tests
-	$$(CC) $$(CFLAGS) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) $$^ $$(LDLIBS) $$(SERVER_LIBS) -o $$@
 endef
 $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
@@ -80,7 +101,7 @@ lint:
 # Every public header must compile on its own.
 headers:
 	@for h in $(wildcard $(foreach m,$(MODULES),$(m)/*.h)); do \
-	  echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) $(WARN) $(PKG_CFLAGS) -x c -fsyntax-only - || exit 1; \
+	  echo "#include \"$$h\"" | $(CC) $(CPPFLAGS) $(WARN) $(PKG_CFLAGS) $(SERVER_CFLAGS) -x c -fsyntax-only - || exit 1; \
 	done; echo "headers: each compiles alone"
 
 # The whole suite: lint, plain build (unit and CLI tests), the regeneration

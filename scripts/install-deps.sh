@@ -8,7 +8,7 @@
 set -eu
 
 BUILD_PKGS="build-essential pkg-config ca-certificates
-libjansson-dev libcurl4-openssl-dev libsecp256k1-dev libssl-dev libcbor-dev libyaml-dev"
+libjansson-dev libcurl4-openssl-dev libsecp256k1-dev libssl-dev libcbor-dev libyaml-dev libevent-dev"
 TEST_PKGS="perl bats jq python3-yaml clang llvm libclang-rt-14-dev valgrind nodejs npm docker-registry apache2-utils curl openssl"
 if [ "${1:-}" = build ]; then
     PKGS=$BUILD_PKGS
