@@ -611,73 +611,6 @@ static void print_line(FILE *out, const struct atv_vfy_artifact *a, int colour)
     fputc('\n', out);
 }
 
-static json_t *result_json(const struct atv_vfy_artifact *a)
-{
-    struct atv_vfy_field f[ATV_VFY_MAX_FIELDS];
-    size_t n = atv_vfy_result_fields(&a->r, f), i;
-    json_t *o = json_pack("{s:s, s:b, s:s}", "signatureManifest", a->sig_digest, "isSuccess",
-                          a->r.success, "message", a->r.message);
-    if (o != NULL && a->platform[0] != '\0') {
-        (void)json_object_set_new(o, "platform", json_string(a->platform));
-    }
-    for (i = 0; o != NULL && i < n; i++) {
-        (void)json_object_set_new(o, f[i].key,
-                                  f[i].is_bool ? json_boolean(f[i].b) : json_string(f[i].str));
-    }
-    return o;
-}
-
-/* The image verdict as one JSON document (-o json): `allowed` and `met` both. */
-static json_t *verdict_json(const struct image_opts *o, const struct atv_vfy_image *v,
-                            int64_t now)
-{
-    json_t *sigs = json_array(), *signers = json_array(), *root;
-    size_t i;
-
-    for (i = 0; sigs != NULL && i < v->n_artifacts; i++) {
-        (void)json_array_append_new(sigs, result_json(&v->artifacts[i]));
-    }
-    for (i = 0; signers != NULL && i < v->n_signers; i++) {
-        json_t *s = json_pack("{s:s}", "did", v->signers[i].did);
-        if (s != NULL && v->signers[i].handle[0] != '\0') {
-            (void)json_object_set_new(s, "handle", json_string(v->signers[i].handle));
-        }
-        (void)json_array_append_new(signers, s);
-    }
-    root = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:s, s:s, s:s, s:i, s:i, s:i, s:b, "
-                     "s:o, s:o}",
-                     "image", o->image, "reference", v->reference, "digest", v->digest,
-                     "allowed", v->allowed, "met", v->met, "audit", v->audit, "transient",
-                     v->transient, "reason", atv_vfy_reason_name(v->reason), "message",
-                     v->message, "action", v->action_audit ? "audit" : "enforce",
-                     "minSignatures", (int)v->min_signatures, "verifiedSigners",
-                     (int)v->n_signers, "signaturesFound", (int)v->n_sigs, "policyMet", v->met,
-                     "signers", signers, "signatures", sigs);
-    if (root == NULL) {
-        return NULL;
-    }
-    /* kept for scripts written against earlier versions: the digest again */
-    (void)json_object_set_new(root, "subjectDigest", json_string(v->digest));
-    if (v->policy[0] != '\0') {
-        (void)json_object_set_new(root, "policy", json_string(v->policy));
-    }
-    if (v->detail[0] != '\0') {
-        (void)json_object_set_new(root, "detail", json_string(v->detail));
-    }
-    if (v->is_index) {
-        (void)json_object_set_new(root, "index", json_true());
-    }
-    if (v->rollback_guard_off) {
-        (void)json_object_set_new(root, "rollbackGuardOff", json_true());
-    }
-    if (v->evidence_at[0] != '\0') {
-        (void)json_object_set_new(root, "evidenceFetchedAt", json_string(v->evidence_at));
-        (void)json_object_set_new(root, "evidenceAgeSeconds",
-                                  json_integer((json_int_t)(now - v->evidence_time)));
-    }
-    return root;
-}
-
 static void verdict_text(const struct image_opts *o, const struct atv_vfy_image *v, int64_t now,
                          FILE *out, int colour)
 {
@@ -773,7 +706,6 @@ static int verify_image(struct image_opts *o, const struct atv_vfy_bundle *offli
     struct atv_vfy_request rq;
     struct atv_vfy_image *v = calloc(1, sizeof *v);
     struct atv_vfy_log lg = {errs, o->verbose > 1, o->verbose == 0};
-    json_t *root = NULL;
     int code = ATV_CLI_USAGE;
 
     if (v == NULL) {
@@ -807,18 +739,18 @@ static int verify_image(struct image_opts *o, const struct atv_vfy_bundle *offli
         code = exit_code(v);
     }
     if (o->json) {
-        char *s;
-        root = verdict_json(o, v, rq.now);
-        s = root != NULL ? json_dumps(root, JSON_INDENT(2)) : NULL;
+        char *s = atv_vfy_image_json(v, o->image, rq.now, 1);
         if (s != NULL) {
             fprintf(out, "%s\n", s);
+        } else {
+            fprintf(errs, "atcr-verify: out of memory\n");
+            code = ATV_CLI_USAGE;
         }
         free(s);
     } else {
         verdict_text(o, v, rq.now, out, use_colour(out));
     }
 out:
-    json_decref(root);
     free(v);
     return code;
 }

@@ -156,7 +156,9 @@ enum atv_status atv_http_new(const struct atv_http_opts *opts, struct atv_http *
     }
     /* libcurl counts init/cleanup pairs, so each session holds one reference
      * and atv_http_free releases it: no global state outlives the last session.
-     * Not thread-safe before libcurl 7.84; our binaries are single-threaded. */
+     * Not thread-safe before libcurl 7.84: a threaded program (the server)
+     * holds a reference of its own from before its first thread
+     * (atv_http_global_hold), so these pairs only count. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         return atv_err_set(err, ATV_E_INTERNAL, "http: libcurl global init failed");
     }
@@ -1550,4 +1552,17 @@ struct atv_fetcher atv_http_fetcher(struct atv_http *h)
 {
     struct atv_fetcher f = {fetch_get, fetch_txt, h};
     return f;
+}
+
+enum atv_status atv_http_global_hold(struct atv_err *err)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        return atv_err_set(err, ATV_E_INTERNAL, "http: libcurl global init failed");
+    }
+    return ATV_OK;
+}
+
+void atv_http_global_release(void)
+{
+    curl_global_cleanup();
 }

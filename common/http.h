@@ -53,6 +53,14 @@ struct atv_http; /* opaque: options, deadline, a reused libcurl handle */
 ATV_MUST_USE enum atv_status atv_http_new(const struct atv_http_opts *opts, struct atv_http **out,
                                           struct atv_err *err);
 void atv_http_free(struct atv_http *h);
+/* A long-running, multi-threaded program (the server) takes one process-wide
+ * libcurl reference on its main thread before it starts any thread, and
+ * releases it after the last one has ended: each session's own init/cleanup
+ * pair then only counts references and never sets libcurl up or tears it
+ * down while another thread uses it.
+ * Returns ATV_OK; ATV_E_INTERNAL when libcurl cannot be initialised. */
+ATV_MUST_USE enum atv_status atv_http_global_hold(struct atv_err *err);
+void atv_http_global_release(void);
 /* Milliseconds left before the session's deadline (0 when past it). */
 uint32_t atv_http_remaining_ms(const struct atv_http *h);
 

@@ -582,20 +582,30 @@ out:
     free(t);
 }
 
-/* audit: report, do not block. A configuration error is never waved through. */
+/* audit: report, do not block. A configuration error is never waved through.
+ * params->audit_only (the server's REQUIRE_SIGNATURE=false) makes every
+ * refusal an audit, an image no policy covers included. */
 static void apply_action(struct ipass *ps)
 {
     struct atv_vfy_image *o = ps->out;
     char msg[sizeof o->message];
-    if (o->met || !ps->scope.matched || ps->scope.action != ATV_POLICY_AUDIT ||
-        o->reason == ATV_VFY_BAD_REQUEST) {
+    int audit = ps->base.params->audit_only ||
+                (ps->scope.matched && ps->scope.action == ATV_POLICY_AUDIT);
+    if (o->met || !audit || o->reason == ATV_VFY_BAD_REQUEST) {
         return;
     }
     o->allowed = 1;
     o->audit = 1;
     memcpy(msg, o->message, sizeof msg);
-    (void)vfy_bprintf(o->message, sizeof o->message, "audit policy %s is not met, allowed: %s: %s",
-                  ps->scope.name, atv_vfy_reason_name(o->reason), msg);
+    if (ps->scope.matched && ps->scope.action == ATV_POLICY_AUDIT) {
+        (void)vfy_bprintf(o->message, sizeof o->message,
+                          "audit policy %s is not met, allowed: %s: %s", ps->scope.name,
+                          atv_vfy_reason_name(o->reason), msg);
+    } else {
+        (void)vfy_bprintf(o->message, sizeof o->message,
+                          "not met, allowed (audit only: signatures are not required): %s: %s",
+                          atv_vfy_reason_name(o->reason), msg);
+    }
     atv_vfy_logf(ps->base.log, ATV_VFY_WARN, "atproto: %s", o->message);
 }
 
@@ -637,6 +647,7 @@ void atv_vfy_image_run(const struct atv_vfy_request *req, struct atv_vfy_image *
     if (!ps.scope.matched) {
         refuse(out, ATV_VFY_POLICY_DENIED, 0, "no_policy",
                "no policy's scope matches %s: nothing is trusted for it", ps.img.name);
+        apply_action(&ps);
         goto out;
     }
     (void)vfy_bprintf(out->policy, sizeof out->policy, "%s", ps.scope.name);

@@ -66,6 +66,11 @@ struct atv_vfy_params {
                                                * from the bundles (*.json) in this directory */
     uint32_t bundle_max_age_s;                /* default 604800: offline evidence fetched
                                                * longer ago (or later than now) is refused */
+    /* 1: every verdict is audit-only: a refusal becomes allowed (audit 1),
+     * whatever each policy's action, a configuration error (BAD_REQUEST)
+     * excepted. Not a plugin parameter: the server's REQUIRE_SIGNATURE=false
+     * (the seed's deployments). Default 0. */
+    int audit_only;
     /* Unknown keys, comma-separated, for one warn: line ("" when none). */
     char unknown[512];
 };
@@ -404,5 +409,19 @@ struct atv_vfy_image {
 /* Decides for req->subject (req->sig_digest optional: see 3 above). Never
  * fails: *out always holds a verdict. out is large: allocate it. */
 void atv_vfy_image_run(const struct atv_vfy_request *req, struct atv_vfy_image *out);
+
+/* The image verdict as one JSON document, the shape of `atcr-verify IMAGE -o
+ * json` and of the server's /verify answer: image (as asked), reference,
+ * digest, allowed, met, audit, transient, reason, message, action,
+ * minSignatures, verifiedSigners, signaturesFound, policyMet, signers
+ * [{did, handle?}], signatures [per artifact: signatureManifest, isSuccess,
+ * message, platform?, atv_vfy_result_fields], subjectDigest, and when known
+ * policy, detail, index, rollbackGuardOff, evidenceFetchedAt and
+ * evidenceAgeSeconds (from now, unix seconds). indent: 1 for two-space
+ * indentation, 0 for one line.
+ * Returns: new (free(3)), NUL-terminated; NULL when out of memory or v or
+ * image is NULL. */
+char *atv_vfy_image_json(const struct atv_vfy_image *v, const char *image, int64_t now,
+                         int indent);
 
 #endif
