@@ -19,7 +19,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isyst
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv
 # libevent is the server's HTTP layer (server/): atcr-verify links it, the
 # Ratify plugin does not (its image is distroless/static and it never serves).
-SERVER_PKGS := libevent libevent_openssl
+SERVER_PKGS := libevent libevent_openssl libssl
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 SERVER_LIBS   := $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null)
 

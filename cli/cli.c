@@ -27,6 +27,7 @@ static const char usage_main[] =
     "  IMAGE          discover, verify and apply the policy (atcr-verify IMAGE --help)\n"
     "  discover       list IMAGE's signature artifacts\n"
     "  bundle export  write everything a verification needs into one file, for --offline\n"
+    "  serve          a long-running HTTPS verifier: /verify, health and metrics\n"
     "  verify-sig     check one ECDSA signature against a did:key\n"
     "  verify-proof   check a com.atproto.sync.getRecord proof (CAR) against a DID document\n"
     "\n"
@@ -335,6 +336,9 @@ int atv_cli_run(int argc, char **argv, FILE *out, FILE *errs)
     }
     if (strcmp(argv[1], "bundle") == 0) {
         return atv_cli_bundle(argc - 1, argv + 1, out, errs);
+    }
+    if (strcmp(argv[1], "serve") == 0) {
+        return atv_cli_serve(argc - 1, argv + 1, out, errs);
     }
     if (argv[1][0] == '-') {
         return usage_error(errs, NULL, "unknown option");

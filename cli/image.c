@@ -20,8 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLI_MAX_PASSWORD 4096u
-
 static const char usage_image[] =
     "usage: atcr-verify IMAGE [OPTIONS]\n"
     "       atcr-verify IMAGE --offline --bundle FILE [OPTIONS]\n"
@@ -91,19 +89,6 @@ static const char usage_bundle[] =
     "Exit status: 0 written and complete; 1 written but incomplete (what is missing\n"
     "is listed); 2 usage or operational error (nothing written).\n";
 
-struct image_opts {
-    struct atv_vfy_params params;
-    struct atv_vfy_store store;
-    const char *image;
-    const char *bundle_path; /* --bundle (offline) or bundle export -o */
-    int offline;
-    uint64_t deadline_ms; /* the whole run's, from the end of option parsing */
-    int json;
-    int password_stdin;
-    int verbose; /* -v: info lines, -vv: debug lines too */
-    int collect; /* bundle export with no trust configured: collect every signer's evidence */
-    char password[CLI_MAX_PASSWORD + 1];
-};
 
 static int usage(FILE *errs, const char *cmd, const char *msg)
 {
@@ -289,17 +274,116 @@ static const char *num_json(const char *s)
     return s;
 }
 
-/* Parses argv; export: -o names the bundle file. Returns -1 to go on, else an exit code. */
-static int parse_opts(int argc, char **argv, const char *cmd, const char *help, int export_mode,
-                      struct image_opts *o, FILE *out, FILE *errs)
+/* atcr-verify serve: no IMAGE, no one-shot options; the trust from the
+ * environment the seed's deployments set when no flag gave one (flags win):
+ * ATCR_POLICY_FILE (= --policy), TRUSTED_DIDS (comma-separated DIDs),
+ * REQUIRE_SIGNATURE ("true", the default, or "false": every verdict
+ * audit-only). Returns -1 to go on, else an exit code. */
+static int serve_checks(struct image_opts *o, int argc, char **argv, const char *cmd, FILE *errs)
+{
+    const char *pf = getenv("ATCR_POLICY_FILE");
+    const char *td = getenv("TRUSTED_DIDS");
+    const char *rs = getenv("REQUIRE_SIGNATURE");
+    char path[ATV_VFY_MAX_PATH + 1];
+
+    (void)argv;
+    if (optind != argc) {
+        return usage(errs, cmd, "no IMAGE: images come in requests");
+    }
+    /* --bundle-dir (bundleDir) is the server's offline mode */
+    if (o->offline || o->bundle_path != NULL || o->json || o->password_stdin ||
+        o->store.username != NULL) {
+        return usage(errs, cmd,
+                     "-o, --offline, --bundle, --username and --password-stdin are not for "
+                     "serve (--bundle-dir is)");
+    }
+    pf = pf != NULL && pf[0] != '\0' ? pf : NULL;
+    td = td != NULL && td[0] != '\0' ? td : NULL;
+    if (!o->params.has_trusted && o->params.trust_policy[0] == '\0') {
+        if (pf != NULL && td != NULL) {
+            return usage(errs, cmd, "ATCR_POLICY_FILE and TRUSTED_DIDS: set one, not both");
+        }
+        if (pf != NULL) {
+            if (!abs_path(pf, path, sizeof path)) {
+                fprintf(errs, "atcr-verify %s: ATCR_POLICY_FILE %s: no such file\n", cmd, pf);
+                return ATV_CLI_USAGE;
+            }
+            if (!set_str(o, "trustPolicy", path, errs, cmd)) {
+                return ATV_CLI_USAGE;
+            }
+        }
+        while (td != NULL && *td != '\0') {
+            char did[ATV_MAX_DID + 1];
+            const char *end = strchr(td, ',');
+            size_t n = end != NULL ? (size_t)(end - td) : strlen(td);
+            while (n > 0 && (*td == ' ' || *td == '\t')) {
+                td++;
+                n--;
+            }
+            while (n > 0 && (td[n - 1] == ' ' || td[n - 1] == '\t')) {
+                n--;
+            }
+            if (n > ATV_MAX_DID) {
+                fprintf(errs, "atcr-verify %s: TRUSTED_DIDS: an entry of %zu bytes\n", cmd, n);
+                return ATV_CLI_USAGE;
+            }
+            if (n > 0) {
+                memcpy(did, td, n);
+                did[n] = '\0';
+                if (!add_list(o, "trustedDIDs", did, errs, cmd)) {
+                    return ATV_CLI_USAGE;
+                }
+            }
+            td = end != NULL ? end + 1 : NULL;
+        }
+    }
+    if (rs != NULL && strcmp(rs, "false") == 0) {
+        o->params.audit_only = 1;
+    } else if (rs != NULL && rs[0] != '\0' && strcmp(rs, "true") != 0) {
+        return usage(errs, cmd, "REQUIRE_SIGNATURE: true or false");
+    }
+    if (o->params.trust_policy[0] != '\0' && o->params.has_trusted) {
+        return usage(errs, cmd, "give --trusted-did or --policy, not both");
+    }
+    return -1;
+}
+
+#define CLI_MAX_OPTS 64u
+
+/* long_opts then extra's, into all (CLI_MAX_OPTS entries); 0 when too many. */
+static int all_opts(const struct cli_extra *extra, struct option *all)
+{
+    size_t n = 0, i;
+    for (i = 0; long_opts[i].name != NULL; i++) {
+        all[n++] = long_opts[i];
+    }
+    for (i = 0; extra != NULL && extra->opts[i].name != NULL; i++) {
+        if (n + 1 >= CLI_MAX_OPTS) {
+            return 0;
+        }
+        all[n++] = extra->opts[i];
+    }
+    memset(&all[n], 0, sizeof all[n]);
+    return 1;
+}
+
+/* Parses argv. mode: CLI_MODE_IMAGE (one IMAGE), CLI_MODE_EXPORT (-o names the
+ * bundle file), CLI_MODE_SERVE (no IMAGE; extra's options too). Returns -1
+ * to go on, else an exit code. */
+int atv_cli_parse_opts(int argc, char **argv, const char *cmd, const char *help, int mode,
+                       const struct cli_extra *extra, struct image_opts *o, FILE *out, FILE *errs)
 {
     char path[ATV_VFY_MAX_PATH + 1], cwd[ATV_VFY_MAX_PATH + 1];
+    struct option opts[CLI_MAX_OPTS];
     const char *config = NULL;
-    int c, ok = 1;
+    int c, ok = 1, export_mode = mode == CLI_MODE_EXPORT;
 
+    if (!all_opts(extra, opts)) {
+        return usage(errs, cmd, "too many options (internal)");
+    }
     optind = 1;
     /* --config first, so that flags override it wherever they stand */
-    while ((c = getopt_long(argc, argv, "o:v", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:v", opts, NULL)) != -1) {
         if (c == OPT_CONFIG) {
             config = optarg;
         } else if (c == OPT_HELP) {
@@ -313,7 +397,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
         return ATV_CLI_USAGE;
     }
     optind = 1;
-    while (ok && (c = getopt_long(argc, argv, "o:v", long_opts, NULL)) != -1) {
+    while (ok && (c = getopt_long(argc, argv, "o:v", opts, NULL)) != -1) {
         switch (c) {
         case OPT_TRUSTED:
             ok = add_list(o, "trustedDIDs", optarg, errs, cmd);
@@ -412,11 +496,18 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
         case OPT_CONFIG:
             break;
         default:
+            if (extra != NULL && c >= CLI_EXTRA_OPT_BASE) {
+                ok = extra->apply(extra->ctx, c, optarg, errs);
+                break;
+            }
             return usage(errs, cmd, "unknown option");
         }
     }
     if (!ok) {
         return ATV_CLI_USAGE;
+    }
+    if (mode == CLI_MODE_SERVE) {
+        return serve_checks(o, argc, argv, cmd, errs);
     }
     if (optind != argc - 1) {
         return usage(errs, cmd, optind >= argc ? "IMAGE is required" : "one IMAGE only");
@@ -451,14 +542,14 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
     return -1;
 }
 
-static void opts_init(struct image_opts *o)
+void atv_cli_opts_init(struct image_opts *o)
 {
     memset(o, 0, sizeof *o);
     atv_vfy_params_init(&o->params);
     atv_vfy_store_init(&o->store);
 }
 
-static void opts_cleanup(struct image_opts *o)
+void atv_cli_opts_cleanup(struct image_opts *o)
 {
     atv_vfy_params_cleanup(&o->params);
     /* the password was only ever needed for the registry client */
@@ -557,11 +648,12 @@ int atv_cli_discover(int argc, char **argv, FILE *out, FILE *errs)
     struct atv_err err;
     int code;
 
-    opts_init(&o);
+    atv_cli_opts_init(&o);
     if (found == NULL) {
         return ATV_CLI_USAGE;
     }
-    code = parse_opts(argc, argv, "discover", usage_discover, 0, &o, out, errs);
+    code = atv_cli_parse_opts(argc, argv, "discover", usage_discover, CLI_MODE_IMAGE, NULL, &o,
+                              out, errs);
     if (code >= 0 || !load_offline(&o, &bundle, errs)) {
         code = code >= 0 ? code : ATV_CLI_USAGE;
         goto out;
@@ -580,7 +672,7 @@ int atv_cli_discover(int argc, char **argv, FILE *out, FILE *errs)
     code = print_found(found, o.json, out);
 out:
     atv_vfy_bundle_free(bundle);
-    opts_cleanup(&o);
+    atv_cli_opts_cleanup(&o);
     free(found);
     return code;
 }
@@ -761,14 +853,14 @@ int atv_cli_image(int argc, char **argv, FILE *out, FILE *errs)
     struct atv_vfy_bundle *bundle = NULL;
     int code;
 
-    opts_init(&o);
-    code = parse_opts(argc, argv, "", usage_image, 0, &o, out, errs);
+    atv_cli_opts_init(&o);
+    code = atv_cli_parse_opts(argc, argv, "", usage_image, CLI_MODE_IMAGE, NULL, &o, out, errs);
     if (code < 0) {
         code = load_offline(&o, &bundle, errs) ? verify_image(&o, bundle, NULL, out, errs)
                                                : ATV_CLI_USAGE;
     }
     atv_vfy_bundle_free(bundle);
-    opts_cleanup(&o);
+    atv_cli_opts_cleanup(&o);
     return code;
 }
 
@@ -786,9 +878,10 @@ int atv_cli_bundle(int argc, char **argv, FILE *out, FILE *errs)
     if (strcmp(argv[1], "export") != 0) {
         return usage(errs, "bundle", "the only subcommand is export");
     }
-    opts_init(&o);
+    atv_cli_opts_init(&o);
     atv_err_clear(&err);
-    code = parse_opts(argc - 1, argv + 1, "bundle export", usage_bundle, 1, &o, out, errs);
+    code = atv_cli_parse_opts(argc - 1, argv + 1, "bundle export", usage_bundle, CLI_MODE_EXPORT,
+                              NULL, &o, out, errs);
     if (code >= 0) {
         goto out;
     }
@@ -815,6 +908,6 @@ int atv_cli_bundle(int argc, char **argv, FILE *out, FILE *errs)
     fprintf(errs, "info: wrote %s (%zu entries)\n", o.bundle_path, atv_vfy_bundle_count(bundle));
 out:
     atv_vfy_bundle_free(bundle);
-    opts_cleanup(&o);
+    atv_cli_opts_cleanup(&o);
     return code;
 }

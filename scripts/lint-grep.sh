@@ -4,9 +4,10 @@
 #   - includes follow the module direction of DESIGN.md:
 #       common -> (nothing of ours); atproto -> common; referrer -> common;
 #       policy -> atproto, common; verify -> policy, referrer, atproto, common;
-#       plugin, cli -> verify and below;
+#       server -> verify and below; plugin, cli -> server, verify and below;
 #   - a *_internal.h header is included only from its own directory;
-#   - every library wrapper stays in its one file (curl, cbor, secp256k1).
+#   - every library wrapper stays in its one file (curl, cbor, secp256k1, yaml),
+#     libevent and OpenSSL's TLS only in server/server.c.
 # TAP output, one point per rule.
 set -u
 cd "$(dirname "$0")/.."
@@ -29,13 +30,14 @@ allowed() { # MODULE -> the modules it may include
         referrer) echo "referrer common" ;;
         policy) echo "policy atproto common" ;;
         verify) echo "verify policy referrer atproto common" ;;
-        plugin) echo "plugin verify policy referrer atproto common" ;;
-        cli) echo "cli verify policy referrer atproto common" ;;
+        server) echo "server verify policy referrer atproto common" ;;
+        plugin) echo "plugin server verify policy referrer atproto common" ;;
+        cli) echo "cli server verify policy referrer atproto common" ;;
         *) echo "" ;;
     esac
 }
 bad=""
-for m in common atproto referrer policy verify plugin cli; do
+for m in common atproto referrer policy verify server plugin cli; do
     for f in $(echo "$SRC" | grep "^$m/" | grep -v "/tests/"); do
         for inc in $(sed -n 's/^#include "\([a-z]*\)\/.*/\1/p' "$f" | sort -u); do
             case " $(allowed "$m") " in
@@ -71,6 +73,8 @@ wrapped 'curl/' common/http.c; point $? "libcurl only in common/http.c"
 wrapped 'cbor\.h' atproto/cbor.c; point $? "libcbor only in atproto/cbor.c"
 wrapped 'secp256k1' atproto/sig.c; point $? "libsecp256k1 only in atproto/sig.c"
 wrapped 'yaml\.h' policy/parse.c; point $? "libyaml only in policy/parse.c"
+wrapped 'event2/' server/server.c; point $? "libevent only in server/server.c"
+wrapped 'openssl/ssl\.h' server/server.c; point $? "OpenSSL's TLS only in server/server.c"
 
 echo "1..$n"
 [ "$fail" -eq 0 ]

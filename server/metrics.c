@@ -1,0 +1,191 @@
+/* server/metrics.c: counters for /metrics, in the Prometheus text
+ * exposition format 0.0.4 (prometheus/docs "Exposition formats": one
+ * "# HELP" and "# TYPE" line per family, then "name{label="value"} number"
+ * lines, histograms as cumulative _bucket{le=...}, _sum and _count).
+ * Label values come from fixed tables only, never from a request. */
+#include "server/server_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const path_names[SRV_P_COUNT] = {"/verify", "/healthz", "/readyz", "/metrics",
+                                                    "other"};
+static const int codes[SRV_CODES] = {200, 400, 403, 404, 405, 408, 413, 415, 500, 503, 0};
+static const unsigned long bucket_ms[SRV_BUCKETS] = {1,   5,    10,   25,   50,   100,
+                                                     250, 500, 1000, 2500, 5000, 10000};
+
+void srv_metrics_init(struct srv_metrics *m)
+{
+    size_t i, k;
+    for (i = 0; i < SRV_P_COUNT; i++) {
+        for (k = 0; k < SRV_CODES; k++) {
+            atomic_init(&m->requests[i][k], 0);
+        }
+    }
+    for (i = 0; i < SRV_REASONS; i++) {
+        atomic_init(&m->verdicts[i], 0);
+    }
+    for (i = 0; i < SRV_BUCKETS; i++) {
+        atomic_init(&m->latency_bucket[i], 0);
+    }
+    atomic_init(&m->verdicts_allowed, 0);
+    atomic_init(&m->verdicts_refused, 0);
+    atomic_init(&m->latency_count, 0);
+    atomic_init(&m->latency_sum_ms, 0);
+    atomic_init(&m->queue_full, 0);
+    atomic_init(&m->deadline_in_queue, 0);
+    atomic_init(&m->rollback_guard_off, 0);
+    atomic_init(&m->in_flight, 0);
+}
+
+/* The index of code in codes[]; the last slot (0) counts any other code. */
+static size_t code_index(int code)
+{
+    size_t k;
+    for (k = 0; k + 1 < SRV_CODES; k++) {
+        if (codes[k] == code) {
+            return k;
+        }
+    }
+    return SRV_CODES - 1;
+}
+
+void srv_metrics_request(struct srv_metrics *m, enum srv_path path, int code)
+{
+    size_t p = (size_t)path < SRV_P_COUNT ? (size_t)path : (size_t)SRV_P_OTHER;
+    atomic_fetch_add(&m->requests[p][code_index(code)], 1);
+}
+
+void srv_metrics_verdict(struct srv_metrics *m, const struct atv_vfy_image *v,
+                         uint64_t latency_ms)
+{
+    size_t r = (size_t)v->reason < SRV_REASONS ? (size_t)v->reason : (size_t)ATV_VFY_BAD_REQUEST;
+    size_t b;
+    atomic_fetch_add(&m->verdicts[r], 1);
+    atomic_fetch_add(v->allowed ? &m->verdicts_allowed : &m->verdicts_refused, 1);
+    if (v->rollback_guard_off) {
+        atomic_fetch_add(&m->rollback_guard_off, 1);
+    }
+    for (b = 0; b < SRV_BUCKETS; b++) {
+        if (latency_ms <= bucket_ms[b]) {
+            atomic_fetch_add(&m->latency_bucket[b], 1);
+            break;
+        }
+    }
+    atomic_fetch_add(&m->latency_count, 1);
+    atomic_fetch_add(&m->latency_sum_ms, (unsigned long)latency_ms);
+}
+
+/* A growing text buffer; on any failure it is freed and stays NULL. */
+struct text {
+    char *p;
+    size_t len, cap;
+};
+
+static void add(struct text *t, const char *fmt, ...) ATV_PRINTF(2, 3);
+static void add(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    if (t->p == NULL) {
+        return;
+    }
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            free(t->p);
+            t->p = NULL;
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        {
+            size_t cap = t->cap * 2 + (size_t)n;
+            char *np = realloc(t->p, cap);
+            if (np == NULL) {
+                free(t->p);
+                t->p = NULL;
+                return;
+            }
+            t->p = np;
+            t->cap = cap;
+        }
+    }
+}
+
+char *srv_metrics_render(struct srv_metrics *m, int ready)
+{
+    struct text t = {malloc(8192), 0, 8192};
+    unsigned long cum = 0;
+    size_t i, k;
+
+    add(&t, "# HELP atcr_verify_requests_total HTTP requests answered, by path and status.\n"
+            "# TYPE atcr_verify_requests_total counter\n");
+    for (i = 0; i < SRV_P_COUNT; i++) {
+        for (k = 0; k < SRV_CODES; k++) {
+            unsigned long v = atomic_load(&m->requests[i][k]);
+            if (v == 0) {
+                continue;
+            }
+            if (codes[k] != 0) {
+                add(&t, "atcr_verify_requests_total{path=\"%s\",code=\"%d\"} %lu\n",
+                    path_names[i], codes[k], v);
+            } else {
+                add(&t, "atcr_verify_requests_total{path=\"%s\",code=\"other\"} %lu\n",
+                    path_names[i], v);
+            }
+        }
+    }
+    add(&t, "# HELP atcr_verify_verdicts_total Image verdicts, by reason (OK when met).\n"
+            "# TYPE atcr_verify_verdicts_total counter\n");
+    for (i = 0; i < SRV_REASONS; i++) {
+        add(&t, "atcr_verify_verdicts_total{reason=\"%s\"} %lu\n",
+            atv_vfy_reason_name((enum atv_vfy_reason)i), atomic_load(&m->verdicts[i]));
+    }
+    add(&t, "# HELP atcr_verify_decisions_total Image verdicts, by outcome.\n"
+            "# TYPE atcr_verify_decisions_total counter\n"
+            "atcr_verify_decisions_total{allowed=\"true\"} %lu\n"
+            "atcr_verify_decisions_total{allowed=\"false\"} %lu\n",
+        atomic_load(&m->verdicts_allowed), atomic_load(&m->verdicts_refused));
+    add(&t, "# HELP atcr_verify_verification_seconds Time from arrival to verdict.\n"
+            "# TYPE atcr_verify_verification_seconds histogram\n");
+    for (i = 0; i < SRV_BUCKETS; i++) {
+        cum += atomic_load(&m->latency_bucket[i]);
+        add(&t, "atcr_verify_verification_seconds_bucket{le=\"%lu.%03lu\"} %lu\n",
+            bucket_ms[i] / 1000, bucket_ms[i] % 1000, cum);
+    }
+    {
+        unsigned long count = atomic_load(&m->latency_count);
+        unsigned long sum = atomic_load(&m->latency_sum_ms);
+        add(&t,
+            "atcr_verify_verification_seconds_bucket{le=\"+Inf\"} %lu\n"
+            "atcr_verify_verification_seconds_sum %lu.%03lu\n"
+            "atcr_verify_verification_seconds_count %lu\n",
+            count, sum / 1000, sum % 1000, count);
+    }
+    add(&t,
+        "# HELP atcr_verify_queue_full_total Requests refused at once (503): the queue was full.\n"
+        "# TYPE atcr_verify_queue_full_total counter\n"
+        "atcr_verify_queue_full_total %lu\n"
+        "# HELP atcr_verify_queue_expired_total Requests whose deadline passed in the queue (503).\n"
+        "# TYPE atcr_verify_queue_expired_total counter\n"
+        "atcr_verify_queue_expired_total %lu\n"
+        "# HELP atcr_verify_rollback_guard_off_total Verdicts reached without the rollback guard.\n"
+        "# TYPE atcr_verify_rollback_guard_off_total counter\n"
+        "atcr_verify_rollback_guard_off_total %lu\n"
+        "# HELP atcr_verify_in_flight Verifications accepted and not yet answered.\n"
+        "# TYPE atcr_verify_in_flight gauge\n"
+        "atcr_verify_in_flight %ld\n"
+        "# HELP atcr_verify_ready 1 while ready to serve, 0 while shutting down.\n"
+        "# TYPE atcr_verify_ready gauge\n"
+        "atcr_verify_ready %d\n",
+        atomic_load(&m->queue_full), atomic_load(&m->deadline_in_queue),
+        atomic_load(&m->rollback_guard_off), atomic_load(&m->in_flight), ready ? 1 : 0);
+    return t.p;
+}
