@@ -140,9 +140,12 @@ enum atv_status vsrc_open(struct vsrc *s, const struct atv_vfy_request *req, str
         return ATV_OK;
     }
     if (t == 0) {
-        return atv_err_setr(err, ATV_E_IO, "timeout",
-                            "the deadline of timeoutMs %u passed before this step",
-                            (unsigned int)p->timeout_ms);
+        /* the run's deadline, not the server: a retry with time left may verify */
+        (void)atv_err_setr(err, ATV_E_IO, "timeout",
+                           "the deadline of timeoutMs %u passed before this step",
+                           (unsigned int)p->timeout_ms);
+        atv_err_transient(err);
+        return ATV_E_IO;
     }
     memset(&o, 0, sizeof o);
     o.timeout_ms = t;

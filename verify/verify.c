@@ -639,7 +639,9 @@ enum atv_status atv_vfy_discover(const struct atv_vfy_request *req, struct atv_v
     *reason = ATV_VFY_OK;
     rc = vsrc_open(&src, req, err);
     if (rc != ATV_OK) {
-        *reason = rc == ATV_E_PARSE ? ATV_VFY_BAD_REQUEST : ATV_VFY_REGISTRY_ERROR;
+        *reason = rc == ATV_E_PARSE                                            ? ATV_VFY_BAD_REQUEST
+                  : err->reason != NULL && strcmp(err->reason, "timeout") == 0 ? ATV_VFY_TIMEOUT
+                                                                               : ATV_VFY_REGISTRY_ERROR;
         goto out;
     }
     if (req->subject_digest != NULL) {
