@@ -1,8 +1,8 @@
 /* atproto/tests/plc_mut.h: helpers of the PLC log tests that mutate logs
  * (test_plc.c, test_plc_gen.c): an operation's `sig` as bytes and back
- * (base64url without padding, as the log carries it), and an entry's cid
- * recomputed after a mutation. Included by test sources only, after
- * common/test.h and atproto/atproto.h. */
+ * (base64url without padding, as the log carries it), an entry's cid
+ * recomputed after a mutation, and a mutated tree verified. Included by
+ * test sources only, after common/test.h and atproto/atproto.h. */
 #ifndef ATV_TESTS_PLC_MUT_H
 #define ATV_TESTS_PLC_MUT_H
 
@@ -83,6 +83,21 @@ static void fix_cid(json_t *log, size_t i)
     }
     free(op);
     json_object_set_new(e, "cid", json_string(cid));
+}
+
+/* Verifies a JSON tree for did; returns the status, fills *st and *err. */
+static enum atv_status verify_tree(json_t *log, const char *did, struct atv_plc_state *st,
+                                   struct atv_err *err)
+{
+    char *s = json_dumps(log, JSON_COMPACT);
+    enum atv_status rc;
+    atv_err_clear(err);
+    if (s == NULL) {
+        return ATV_E_NOMEM;
+    }
+    rc = atv_atp_plc_log_verify(sv(s), did, st, err);
+    free(s);
+    return rc;
 }
 
 #endif

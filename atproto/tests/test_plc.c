@@ -74,22 +74,6 @@ static json_t *load_json(const char *rel)
     return j;
 }
 
-
-/* Verifies a JSON tree for did; returns the status, fills *st and *err. */
-static enum atv_status verify_tree(json_t *log, const char *did, struct atv_plc_state *st,
-                                   struct atv_err *err)
-{
-    char *s = json_dumps(log, JSON_COMPACT);
-    enum atv_status rc;
-    atv_err_clear(err);
-    if (s == NULL) {
-        return ATV_E_NOMEM;
-    }
-    rc = atv_atp_plc_log_verify(sv(s), did, st, err);
-    free(s);
-    return rc;
-}
-
 static const char *did_of(json_t *log)
 {
     return json_string_value(json_object_get(json_array_get(log, 0), "did"));

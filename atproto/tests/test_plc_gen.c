@@ -24,7 +24,6 @@ static const char *const want_cases[] = {
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-
 static const char *str_of(json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
@@ -57,21 +56,6 @@ static int load_log(const char *name, struct atv_buf *buf, json_t **tree)
         return 0;
     }
     return 1;
-}
-
-/* Verifies a JSON tree for did; fills *st and *err. */
-static enum atv_status verify_tree(json_t *log, const char *did, struct atv_plc_state *st,
-                                   struct atv_err *err)
-{
-    char *s = json_dumps(log, JSON_COMPACT);
-    enum atv_status rc;
-    atv_err_clear(err);
-    if (s == NULL) {
-        return ATV_E_NOMEM;
-    }
-    rc = atv_atp_plc_log_verify(sv(s), did, st, err);
-    free(s);
-    return rc;
 }
 
 /* The first at:// handle of the head's alsoKnownAs, or "" (as the resolver takes it). */
