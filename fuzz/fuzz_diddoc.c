@@ -11,7 +11,7 @@
 
 #include "atproto/atproto.h"
 
-static const char fz_other_did[] = "did:plc:atcrfixtureotherbbbbbbbb";
+static const char fz_other_did[] = "did:plc:szqirm5pvtgm2gddqxtwn74o";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-static const char fz_other_did[] = "did:plc:atcrfixtureotherbbbbbbbb";
+static const char fz_other_did[] = "did:plc:szqirm5pvtgm2gddqxtwn74o";
 
 /* The first entry's did, when the input is that much of a log (new: free). */
 static char *first_did(const uint8_t *data, size_t size)

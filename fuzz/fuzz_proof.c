@@ -13,7 +13,7 @@
 
 #include "atproto/atproto.h"
 
-static const char fz_did[] = "did:plc:atcrfixturerepoaaaaaaaaa";
+static const char fz_did[] = "did:plc:ywcuk4xmsixysawbbr4i5zkv";
 static const char fz_collection[] = "io.atcr.manifest";
 static const char fz_rkey[] = "0ba379303b81c513bd8d6a827bf93a3318de4e3fe3f0a678c0e0c6f72722df84";
 static const char fz_k256_mb[] = "zQ3shvgt1ntaeAoEyHzAvevjG22Stbaiwo1MLUKaUU8MBuDR7";

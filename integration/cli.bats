@@ -9,7 +9,7 @@ setup() {
     CLI="$BUILD/atcr-verify"
     PLUGIN="$BUILD/atproto"
     SIGS="$SHARED/vectors/atproto-interop/crypto/signature-fixtures.json"
-    URI_DID="did:plc:atcrfixturerepoaaaaaaaaa"
+    URI_DID="did:plc:ywcuk4xmsixysawbbr4i5zkv"
 }
 
 fixture() { # curve jq-filter
@@ -157,7 +157,7 @@ fixture() { # curve jq-filter
     [ "$status" -eq 1 ] && [[ "$output" == *bad_signature* ]]
     # a URI for another DID than the document's
     run "$CLI" verify-proof --car $d/record-proof.car --did-doc $d/did-doc.json \
-        --uri "at://did:plc:atcrfixtureotherbbbbbbbb/io.atcr.manifest/$rkey"
+        --uri "at://did:plc:szqirm5pvtgm2gddqxtwn74o/io.atcr.manifest/$rkey"
     [ "$status" -eq 1 ] && [[ "$output" == *did_mismatch* ]]
     run "$CLI" verify-proof --car /nonexistent.car --did-doc $d/did-doc.json --uri "$uri"
     [ "$status" -eq 2 ]

@@ -40,7 +40,7 @@ static void test_sample(void)
 
     CHECK(j != NULL);
     CHECK_STATUS(parse_json(j, &a, &err), ATV_OK, &err);
-    CHECK_STR(a.did, "did:plc:atcrfixturerepoaaaaaaaaa");
+    CHECK_STR(a.did, "did:plc:ywcuk4xmsixysawbbr4i5zkv");
     CHECK_STR(a.record.collection, "io.atcr.manifest");
     CHECK_STR(a.subject_digest,
               "sha256:0ba379303b81c513bd8d6a827bf93a3318de4e3fe3f0a678c0e0c6f72722df84");
@@ -48,7 +48,7 @@ static void test_sample(void)
     CHECK_STR(a.pds, "https://pds.example.com");
     CHECK(a.has_commit);
     atv_atp_cid_to_str(&a.commit, cs);
-    CHECK_STR(cs, "bafyreiedalqm2jhhbawxc3lvbtozucf336eyrog5yn4r3u4hngrwcvgo7y");
+    CHECK_STR(cs, "bafyreici3iauj5lys34yo3b4jfu7iltyotgktx53rwkpksfqriiivahmbe");
     CHECK(a.algorithm == ATV_KEY_K256);
 
     /* optional claims may be absent; unknown fields are ignored */
@@ -84,11 +84,11 @@ static const struct bad bads[] = {
     {"missing did", "atproto", "did", NULL},
     {"did not a DID", "atproto", "did", "\"alice\""},
     {"recordUri for another DID", "atproto", "recordUri",
-     "\"at://did:plc:atcrfixtureotherbbbbbbbb/io.atcr.manifest/abc\""},
+     "\"at://did:plc:szqirm5pvtgm2gddqxtwn74o/io.atcr.manifest/abc\""},
     {"recordUri with a handle", "atproto", "recordUri",
      "\"at://fixture.example.com/io.atcr.manifest/abc\""},
     {"recordUri without rkey", "atproto", "recordUri",
-     "\"at://did:plc:atcrfixturerepoaaaaaaaaa/io.atcr.manifest\""},
+     "\"at://did:plc:ywcuk4xmsixysawbbr4i5zkv/io.atcr.manifest\""},
     {"missing recordUri", "atproto", "recordUri", NULL},
     {"handle not a handle", "atproto", "handle", "\"not a handle\""},
     {"pds not a URL", "atproto", "pdsEndpoint", "\"ftp://pds.example.com\""},

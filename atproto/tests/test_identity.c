@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#define FX_DID "did:plc:atcrfixturerepoaaaaaaaaa"
+#define FX_DID "did:plc:ywcuk4xmsixysawbbr4i5zkv"
 #define OTHER_DID "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb"
 #define FX_PLC_URL "https://plc.directory/" FX_DID
 #define DIDKEY "did:key:zQ3shvgt1ntaeAoEyHzAvevjG22Stbaiwo1MLUKaUU8MBuDR7"
@@ -214,9 +214,9 @@ static void test_did_doc_url(void)
     url_bad(NULL, "did:plc:", ATV_E_PARSE);
     url_bad(NULL, "DID:plc:atcrfixturerepoaaaaaaaaa", ATV_E_PARSE);
     url_bad(NULL, "did:PLC:atcrfixturerepoaaaaaaaaa", ATV_E_PARSE);
-    url_bad(NULL, "did:plc:atcrfixturerepoaaaaaaaaa:", ATV_E_PARSE);
+    url_bad(NULL, "did:plc:ywcuk4xmsixysawbbr4i5zkv:", ATV_E_PARSE);
     url_bad(NULL, "did:plc:atcrfixture repoaaaaaaaaa", ATV_E_PARSE);
-    url_bad(NULL, " did:plc:atcrfixturerepoaaaaaaaaa", ATV_E_PARSE);
+    url_bad(NULL, " did:plc:ywcuk4xmsixysawbbr4i5zkv", ATV_E_PARSE);
     url_bad(NULL, "did:web:example.com/", ATV_E_PARSE);
     url_bad(NULL, "plc:atcrfixturerepoaaaaaaaaa", ATV_E_PARSE);
 
@@ -724,7 +724,7 @@ static void rec_bad(const char *pds, const char *did, const char *coll, const ch
 }
 
 #define GR "/xrpc/com.atproto.sync.getRecord?did="
-#define FX_DID_ENC "did%3Aplc%3Aatcrfixturerepoaaaaaaaaa"
+#define FX_DID_ENC "did%3Aplc%3Aywcuk4xmsixysawbbr4i5zkv"
 
 static void test_getrecord_url(void)
 {

@@ -630,6 +630,49 @@ static void test_nullification(void)
     json_decref(base);
 }
 
+/* The proof fixtures' DID is a real did:plc: each curve's did-log.json
+ * verifies for it and names the key of that curve's did-doc.json (k256 at
+ * the genesis, p256 after a rotation). */
+static void test_proof_fixture_logs(void)
+{
+    static const char *const curves[] = {"k256", "p256"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[128], did[64];
+        struct atv_buf log, doc;
+        struct atv_plc_state *st = calloc(1, sizeof *st);
+        struct atv_diddoc from_log, from_doc;
+        struct atv_err err;
+        json_t *fx;
+
+        (void)snprintf(path, sizeof path, "testdata/proofs/%s/fixture.json", curves[i]);
+        fx = json_load_file(path, 0, NULL);
+        const char *d = json_string_value(json_object_get(fx, "did"));
+        (void)snprintf(did, sizeof did, "%s", d != NULL ? d : "");
+        json_decref(fx);
+        atv_buf_init(&log, ATV_MAX_PLC_LOG_JSON);
+        atv_buf_init(&doc, ATV_MAX_DIDDOC);
+        atv_err_clear(&err);
+        (void)snprintf(path, sizeof path, "testdata/proofs/%s/did-log.json", curves[i]);
+        CHECK_STATUS(atv_buf_read_file(&log, path, &err), ATV_OK, &err);
+        (void)snprintf(path, sizeof path, "testdata/proofs/%s/did-doc.json", curves[i]);
+        CHECK_STATUS(atv_buf_read_file(&doc, path, &err), ATV_OK, &err);
+        CHECK(st != NULL && strncmp(did, "did:plc:", 8) == 0);
+        if (st != NULL) {
+            CHECK_STATUS(atv_atp_plc_from_log(atv_buf_view(&log), did, st, &from_log, &err), ATV_OK,
+                         &err);
+            CHECK_STATUS(atv_atp_diddoc_parse(atv_buf_view(&doc), did, &from_doc, &err), ATV_OK,
+                         &err);
+            CHECK_MSG(atv_atp_key_eq(&from_log.key, &from_doc.key),
+                      "%s: the log's key is the document's", curves[i]);
+            CHECK_STR(from_log.pds, from_doc.pds);
+            CHECK_EQ(st->n_ops, i + 1);
+        }
+        free(st);
+        atv_buf_cleanup(&log);
+        atv_buf_cleanup(&doc);
+    }
+}
+
 int main(void)
 {
     test_vectors("valid", check_valid, 10);
@@ -637,5 +680,6 @@ int main(void)
     test_known_answers();
     test_mutations();
     test_nullification();
+    test_proof_fixture_logs();
     return atv_test_done();
 }

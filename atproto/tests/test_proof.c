@@ -295,7 +295,7 @@ static void expand(const char *t, const char *did, const char *key, char *out, s
 /* DID documents we must refuse, each named. */
 static void diddoc_negatives(void)
 {
-    static const char *const did = "did:plc:atcrfixturerepoaaaaaaaaa";
+    static const char *const did = "did:plc:ywcuk4xmsixysawbbr4i5zkv";
     static const char *const key = "zQ3shvgt1ntaeAoEyHzAvevjG22Stbaiwo1MLUKaUU8MBuDR7";
     static const struct {
         const char *name;

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KEY "https://plc.directory/did:plc:atcrfixturerepoaaaaaaaaa"
+#define KEY "https://plc.directory/did:plc:ywcuk4xmsixysawbbr4i5zkv"
 #define CHILDREN 20
 #define ROUNDS 50
 

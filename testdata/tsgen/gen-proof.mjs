@@ -29,6 +29,7 @@
 //     bad-commit-v2.car                   commit with version 2 (otherwise valid, correctly signed)
 //     did-doc.json                        did:plc document with a Multikey #atproto key
 //     did-doc-legacy.json                 same, legacy Ecdsa*VerificationKey2019 key type (uncompressed point)
+//     did-log.json                        the DID's audit log (did:plc), whose last state names this curve's key
 //     fixture.json                        keys, commit/record details and the list of test cases
 //
 // Agreement with the official library: for every case, expectValid === (verifyProofs() result is
@@ -45,7 +46,10 @@
 // !!! fixture.json; never use them (or this DID) for anything real.
 
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
+
+import * as plcLib from '@did-plc/lib'
 
 import {
   BlockMap,
@@ -85,8 +89,16 @@ import {
 // Fixed inputs
 // ---------------------------------------------------------------------------------------------
 
-const DID = 'did:plc:atcrfixturerepoaaaaaaaaa'
-const OTHER_DID = 'did:plc:atcrfixtureotherbbbbbbbb' // used for bad-did-mismatch / present-wrong-did
+// Both are real did:plc identities, set in main() from genesis operations that @did-plc/lib signs
+// with TEST-ONLY rotation keys: DID names the k256 signing key at its genesis, then rotates to the
+// p256 one (so each curve's DID document is a state of one verified log, did-log.json);
+// OTHER_DID (bad-did-mismatch / present-wrong-did) is a second account.
+let DID = ''
+let OTHER_DID = ''
+const GENESIS_AT = '2025-01-01T00:00:00.000Z'
+const ROTATED_AT = '2025-01-01T06:00:00.000Z'
+// @did-plc/lib signs with its own @atproto/crypto (0.1.0): RFC 6979, low-S
+const { Secp256k1Keypair: PlcK256Keypair } = createRequire(import.meta.resolve('@did-plc/lib'))('@atproto/crypto')
 const HANDLE = 'fixture.example.com'
 const PDS = 'https://pds.example.com'
 const MANIFEST = 'io.atcr.manifest'
@@ -271,7 +283,46 @@ const remember = (cid) => {
 // Per-curve generation
 // ---------------------------------------------------------------------------------------------
 
-async function genCurve(outDir, curveName, keys, writes) {
+async function plcEntry(did, op, createdAt) {
+  const { cid } = await plcLib.getLastOpWithCid([op])
+  return { did, operation: op, cid: cid.toString(), nullified: false, createdAt }
+}
+
+// The DIDs, from genesis operations; logs[curve] is the audit log whose last state names that
+// curve's signing key. The library's validateOperationLog agrees with each.
+async function makeDids(keys) {
+  const rot = async (label) =>
+    PlcK256Keypair.import(await sha256Hex(`atcr proof fixture ${label} rotation key (TEST ONLY)`))
+  const r1 = await rot('repo')
+  const g = await plcLib.createOp({
+    signingKey: keys.k256.keypair.did(),
+    handle: HANDLE,
+    pds: PDS,
+    rotationKeys: [r1.did()],
+    signer: r1,
+  })
+  const rotated = await plcLib.updateAtprotoKeyOp(g.op, r1, keys.p256.keypair.did())
+  const k256Log = [await plcEntry(g.did, g.op, GENESIS_AT)]
+  const p256Log = [...k256Log, await plcEntry(g.did, rotated, ROTATED_AT)]
+  for (const [name, log] of [['k256', k256Log], ['p256', p256Log]]) {
+    const data = await plcLib.validateOperationLog(g.did, log.map((e) => e.operation))
+    assert(data.verificationMethods.atproto === keys[name].keypair.did(), `${name} log names its key`)
+    assert(data.services.atproto_pds.endpoint === PDS, `${name} log names the PDS`)
+  }
+  const r2 = await rot('other')
+  const o = await plcLib.createOp({
+    signingKey: keys.k256.otherKeypair.did(),
+    handle: 'other.example.com',
+    pds: PDS,
+    rotationKeys: [r2.did()],
+    signer: r2,
+  })
+  DID = g.did
+  OTHER_DID = o.did
+  return { k256: k256Log, p256: p256Log }
+}
+
+async function genCurve(outDir, curveName, keys, writes, log) {
   const curve = CURVES[curveName]
   const { keypair, otherKeypair, privHex, otherPrivHex } = keys[curveName]
   const didKey = keypair.did()
@@ -473,6 +524,7 @@ async function genCurve(outDir, curveName, keys, writes) {
   }
   await writeJson(join(dir, 'did-doc.json'), didDoc)
   await writeJson(join(dir, 'did-doc-legacy.json'), didDocLegacy)
+  await writeJson(join(dir, 'did-log.json'), log)
 
   // --- cases --------------------------------------------------------------------------------
   remember(recordCid)
@@ -615,8 +667,11 @@ Regenerate and check that the committed files are byte-identical:
 To change the fixtures, edit \`gen-proof.mjs\` and run \`node testdata/tsgen/gen-proof.mjs testdata/proofs\`.
 
 **The private keys are TEST ONLY.** They are sha256 of fixed public labels and are printed in
-\`fixture.json\` (\`privateKeyHex_TEST_ONLY\`). The DID \`${k.did}\` is syntactically valid but
-registered nowhere; \`${k.handle}\` and \`${k.pds}\` are placeholders.
+\`fixture.json\` (\`privateKeyHex_TEST_ONLY\`). The DID \`${k.did}\` is a real did:plc (the hash of
+a genesis operation that \`@did-plc/lib\` signed with a TEST-ONLY rotation key), registered nowhere:
+its genesis names the k256 key, a second operation rotates to the p256 key, and each curve's
+\`did-log.json\` is the audit log whose last state that curve's \`did-doc.json\` shows.
+\`${k.handle}\` and \`${k.pds}\` are placeholders.
 
 ## Contents
 
@@ -669,7 +724,6 @@ async function main() {
     process.stderr.write('usage: node gen-proof.mjs OUTDIR\n')
     process.exit(2)
   }
-  ensureValidDid(DID)
   ensureValidNsid(MANIFEST)
   ensureValidNsid(POST)
   ensureValidTid(REV)
@@ -687,11 +741,14 @@ async function main() {
     keys[name] = { keypair: a.keypair, privHex: a.privHex, otherKeypair: b.keypair, otherPrivHex: b.privHex }
   }
 
+  const logs = await makeDids(keys)
+  ensureValidDid(DID)
+  ensureValidDid(OTHER_DID)
   const writes = await buildWrites()
   const summary = []
   const fixtures = {}
   for (const name of Object.keys(CURVES)) {
-    const f = await genCurve(outDir, name, keys, writes)
+    const f = await genCurve(outDir, name, keys, writes, logs[name])
     fixtures[name] = f
     summary.push(`${name}: commit ${f.commit.cid}, ${f.cases.length} cases agree with verifyProofs`)
   }
