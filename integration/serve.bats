@@ -3,9 +3,12 @@ bats_require_minimum_version 1.5.0
 # atcr-verify serve over the loopback fixture stack (integration/fixture/up.sh):
 # /verify (GET and POST) answers the image verdict in the -o json shape with
 # 200 / 403 / 400 / 503; malformed and oversized bodies; health, readiness and
-# metrics; SIGTERM (readyz 503 at once, then exit 0). Servers bind 127.0.0.1
+# metrics; SIGTERM (readyz 503 at once, then exit 0); the verdict cache and
+# revocation within its TTL; singleflight; recovery after a stall; certificate
+# and policy reloads (a Kubernetes ..data swap); client certificates; idle
+# connections, slow senders and the connection cap. Servers bind 127.0.0.1
 # port 0 and print the ports they got; every wait is bounded; teardown kills
-# the server.
+# the server and clears the fixture's switches (STATE/deleted, STATE/pds-stall).
 
 load fixture/stack
 
@@ -15,6 +18,24 @@ setup_file() {
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
         -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 \
         -keyout "$BATS_FILE_TMPDIR/key.pem" -out "$BATS_FILE_TMPDIR/cert.pem" 2>/dev/null
+    # a CA and two leaves it signs (rotation), and a second CA (client certificates)
+    local d="$BATS_FILE_TMPDIR/pki"
+    mkdir -p "$d"
+    for ca in ca other-ca; do
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -subj "/CN=atv test $ca" -days 1 -keyout "$d/$ca.key" -out "$d/$ca.pem" 2>/dev/null
+    done
+    for leaf in a b; do
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -subj "/CN=leaf-$leaf" -keyout "$d/$leaf.key" -out "$d/$leaf.csr" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\n' > "$d/ext"
+        openssl x509 -req -in "$d/$leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+            -CAcreateserial -days 1 -extfile "$d/ext" -out "$d/$leaf.pem" 2>/dev/null
+    done
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=stranger" -keyout "$d/stranger.key" -out "$d/stranger.csr" 2>/dev/null
+    openssl x509 -req -in "$d/stranger.csr" -CA "$d/other-ca.pem" -CAkey "$d/other-ca.key" \
+        -CAcreateserial -days 1 -out "$d/stranger.pem" 2>/dev/null
 }
 teardown_file() { fixture_down; }
 
@@ -28,6 +49,7 @@ setup() {
     KEY="$BATS_FILE_TMPDIR/key.pem"
     NET=(--plc "$PLC" --allow-loopback-http --insecure-http --no-verify-handle
          --cache-dir "$T/cache")
+    PKI="$BATS_FILE_TMPDIR/pki"
     SRV_PID=""
 }
 
@@ -41,6 +63,7 @@ teardown() {
         kill -KILL "$SRV_PID" 2>/dev/null || true
         wait "$SRV_PID" 2>/dev/null || true
     fi
+    rm -rf "$STATE/deleted" "$STATE/pds-stall"
 }
 
 # start ARGS...: starts the server on 127.0.0.1 port 0 (health too); sets PORT, HPORT, SRV_PID.
@@ -72,6 +95,36 @@ post() {
 }
 hget() {
     curl -sS --max-time 5 -w '\n%{http_code}' "http://127.0.0.1:$HPORT$1"
+}
+# metric NAME: its value from /metrics (the first line that starts with NAME and a space)
+metric() {
+    curl -sS --max-time 5 "http://127.0.0.1:$HPORT/metrics" |
+        awk -v n="$1" 'index($0, n " ") == 1 && !done { print $NF; done = 1 }'
+}
+# tag_copy SRC DST: the fixture registry's manifest SRC tagged DST as well (same digest)
+tag_copy() {
+    local ct
+    curl -sS --max-time 10 -D "$T/tag.h" -o "$T/tag.json" \
+        -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        "http://$REGISTRY/v2/atv/app/manifests/$1"
+    ct=$(sed -n 's/^[Cc]ontent-[Tt]ype: *\([^[:space:]]*\).*/\1/p' "$T/tag.h")
+    curl -sS --max-time 10 -f -o /dev/null -X PUT -H "Content-Type: $ct" \
+        --data-binary "@$T/tag.json" "http://$REGISTRY/v2/atv/app/manifests/$2"
+}
+# fingerprint: the SHA-256 fingerprint of the certificate a new connection is given
+fingerprint() {
+    openssl s_client -connect "127.0.0.1:$PORT" -servername 127.0.0.1 </dev/null 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+# until_true SECONDS CMD...: runs CMD every 0.2 s until it succeeds; fails after SECONDS
+until_true() {
+    local n=$(( $1 * 5 ))
+    shift
+    for _ in $(seq 1 "$n"); do
+        if "$@"; then return 0; fi
+        sleep 0.2
+    done
+    return 1
 }
 status_of() { tail -n 1 <<< "$1"; }
 body_of() { sed '$d' <<< "$1"; }
@@ -228,12 +281,14 @@ body_of() { sed '$d' <<< "$1"; }
 
 @test "a full queue is an immediate 503" {
     # one worker, a queue of 4: the stalled PLC holds each verification to the deadline
+    # (eight tags of that image: requests for one image would share one verification)
     STALL=$(jq -r .accounts.stall.did "$FX")
+    for i in $(seq 1 8); do tag_copy stall "stall-q$i"; done
     start --trusted-did "$STALL" --workers 1 --timeout 1500
     mkdir "$T/codes"
     for i in $(seq 1 8); do
         curl -sS --max-time 10 --cacert "$CERT" -o /dev/null -w '%{http_code}\n' \
-            "https://127.0.0.1:$PORT/verify?image=$IMG:stall" > "$T/codes/$i" &
+            "https://127.0.0.1:$PORT/verify?image=$IMG:stall-q$i" > "$T/codes/$i" &
     done
     wait $(jobs -p | grep -vx "$SRV_PID") 2>/dev/null || true
     cat "$T"/codes/*
@@ -243,4 +298,250 @@ body_of() { sed '$d' <<< "$1"; }
     [ "$(cat "$T"/codes/* | grep -vc 503)" -eq 0 ]
     m=$(body_of "$(hget /metrics)")
     grep -q '^atcr_verify_queue_full_total [1-9]' <<< "$m"
+}
+
+@test "concurrent requests for one image share one verification (singleflight)" {
+    # the stalled PLC holds the one verification to its deadline; all eight wait on it
+    STALL=$(jq -r .accounts.stall.did "$FX")
+    start --trusted-did "$STALL" --workers 1 --timeout 1500
+    before=$(grep -c "plc GET /$STALL" "$STATE/atproto-server.log" || true)
+    mkdir "$T/codes"
+    for i in $(seq 1 8); do
+        curl -sS --max-time 10 --cacert "$CERT" -o /dev/null -w '%{http_code}\n' \
+            "https://127.0.0.1:$PORT/verify?image=$IMG:stall" > "$T/codes/$i" &
+    done
+    wait $(jobs -p | grep -vx "$SRV_PID") 2>/dev/null || true
+    [ "$(cat "$T"/codes/* | grep -c 503)" -eq 8 ]
+    # one queue slot was enough: none was refused for a full queue
+    [ "$(metric atcr_verify_queue_full_total)" = 0 ]
+    [ "$(metric atcr_verify_shared_total)" -ge 1 ]
+    [ "$(( $(metric atcr_verify_shared_total) + $(metric atcr_verify_verdicts_total'{reason="TIMEOUT"}') ))" -ge 8 ]
+    # the PLC was asked once per verification, not once per request
+    after=$(grep -c "plc GET /$STALL" "$STATE/atproto-server.log" || true)
+    [ $(( after - before )) -le 2 ]
+}
+
+@test "verdict cache: a repeat is a hit; a revoked record passes until the TTL, then is refused" {
+    RKEY=$(jq -r '.images.good.digest | sub("^sha256:"; "")' "$FX")
+    start --trusted-did "$ALICE" --verdict-ttl 3
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+    [ "$(metric atcr_verify_cache_misses_total)" = 1 ]
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+    [ "$(metric atcr_verify_cache_hits_total)" = 1 ]
+    [ "$(metric atcr_verify_cache_entries)" = 1 ]
+    # the cached answer is the same document, field for field
+    body_of "$r" | jq -e '.allowed == true and .reason == "OK" and .signers[0].did == "'"$ALICE"'"'
+    # the signer deletes the record: within the TTL the cached verdict still passes ...
+    mkdir -p "$STATE/deleted"
+    touch "$STATE/deleted/$RKEY"
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+    # ... and once it has passed, the verdict flips
+    sleep 3.2
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 403 ]
+    body_of "$r" | jq -e '.allowed == false and .reason == "RECORD_NOT_FOUND"'
+    # a definite refusal is cached too; a digest reference shares the cache with the tag
+    DIGEST=$(jq -r .images.good.digest "$FX")
+    r=$(get "/verify?image=$IMG@$DIGEST")
+    [ "$(status_of "$r")" = 403 ]
+    [ "$(metric atcr_verify_cache_hits_total)" = 3 ]
+}
+
+@test "--verdict-ttl 0: no cache, a revocation is seen at once; out-of-range TTLs exit 2" {
+    RKEY=$(jq -r '.images.good.digest | sub("^sha256:"; "")' "$FX")
+    start --trusted-did "$ALICE" --verdict-ttl 0
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+    mkdir -p "$STATE/deleted"
+    touch "$STATE/deleted/$RKEY"
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 403 ]
+    [ "$(metric atcr_verify_cache_hits_total)" = 0 ]
+    [ "$(metric atcr_verify_verdict_ttl_seconds)" = 0 ]
+    for bad in 3601 -1 x ''; do
+        run --separate-stderr timeout 10 "$CLI" serve --listen 127.0.0.1:0 --tls-cert "$CERT" \
+            --tls-key "$KEY" --trusted-did "$ALICE" --verdict-ttl "$bad"
+        [ "$status" -eq 2 ]
+        [[ "$stderr" == *"--verdict-ttl"* ]]
+    done
+}
+
+@test "minSignatures through the server: one of two signers is 403, both are 200" {
+    cat > "$T/both.yaml" <<EOF
+policies:
+  - name: two-signers
+    scope: "**"
+    require: { trustedDIDs: [$ALICE, $BOB], minSignatures: 2 }
+EOF
+    start --policy "$T/both.yaml"
+    r=$(get "/verify?image=$IMG:multi")
+    [ "$(status_of "$r")" = 200 ]
+    body_of "$r" | jq -e '.verifiedSigners == 2 and .minSignatures == 2 and .policy == "two-signers"'
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 403 ]
+    body_of "$r" | jq -e '.reason == "INSUFFICIENT_SIGNATURES" and .verifiedSigners == 1'
+}
+
+@test "a stalled PDS is 503 and never cached; the first request after recovery verifies" {
+    start --trusted-did "$ALICE" --timeout 1500
+    touch "$STATE/pds-stall"
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 503 ]
+    body_of "$r" | jq -e '.transient == true and .allowed == false'
+    [ "$(metric atcr_verify_cache_entries)" = 0 ]
+    [ "$(metric atcr_verify_upstream_errors_total'{kind="timeout"}')" -ge 1 ] ||
+        [ "$(metric atcr_verify_upstream_errors_total'{kind="pds"}')" -ge 1 ]
+    rm -f "$STATE/pds-stall"
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+}
+
+@test "--config: the plugin's parameters as JSON configure the server; flags win" {
+    printf '{"trustedDIDs": ["%s"], "timeoutMs": 2000}\n' "$BOB" > "$T/cfg.json"
+    start --config "$T/cfg.json"
+    r=$(get "/verify?image=$IMG:bob")
+    [ "$(status_of "$r")" = 200 ]
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 403 ]
+    kill -TERM "$SRV_PID"; wait "$SRV_PID" || true
+    start --config "$T/cfg.json" --trusted-did "$ALICE"
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+}
+
+@test "certificate rotation through a ..data swap: new connections get the new certificate" {
+    # a Kubernetes secret volume: tls.crt -> ..data/tls.crt, ..data -> ..TIMESTAMP/
+    v="$T/vol"
+    mkdir -p "$v/..2026_a" "$v/..2026_b" "$v/..2026_c"
+    cp "$PKI/a.pem" "$v/..2026_a/tls.crt"; cp "$PKI/a.key" "$v/..2026_a/tls.key"
+    cp "$PKI/b.pem" "$v/..2026_b/tls.crt"; cp "$PKI/b.key" "$v/..2026_b/tls.key"
+    echo "not a certificate" > "$v/..2026_c/tls.crt"; cp "$PKI/b.key" "$v/..2026_c/tls.key"
+    ln -s ..2026_a "$v/..data"
+    ln -s ..data/tls.crt "$v/tls.crt"
+    ln -s ..data/tls.key "$v/tls.key"
+    CERT="$v/tls.crt" KEY="$v/tls.key" start --trusted-did "$ALICE"
+    CERT="$PKI/ca.pem"
+    fa=$(openssl x509 -noout -fingerprint -sha256 -in "$PKI/a.pem")
+    fb=$(openssl x509 -noout -fingerprint -sha256 -in "$PKI/b.pem")
+    [ "$(fingerprint)" = "$fa" ]
+    # the swap, as kubelet does it: a new symlink renamed over ..data
+    ln -s ..2026_b "$v/..data_tmp"
+    mv -T "$v/..data_tmp" "$v/..data"
+    check_b() { [ "$(fingerprint)" = "$fb" ]; }
+    until_true 5 check_b
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+    [ "$(metric atcr_verify_reloads_total'{what="tls",result="ok"}')" = 1 ]
+    # a broken certificate: logged, counted, and the one in use is kept
+    ln -s ..2026_c "$v/..data_tmp"
+    mv -T "$v/..data_tmp" "$v/..data"
+    check_failed() { [ "$(metric atcr_verify_reloads_total'{what="tls",result="error"}')" = 1 ]; }
+    until_true 5 check_failed
+    grep -q 'reload failed, keeping the certificate in use' "$T/serve.log"
+    [ "$(fingerprint)" = "$fb" ]
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+}
+
+@test "policy reload: a changed file applies to the next request; a broken one keeps the old" {
+    printf 'policies:\n  - name: bob-only\n    scope: "**"\n    require: { trustedDIDs: [%s] }\n' \
+        "$BOB" > "$T/policy.yaml"
+    start --policy "$T/policy.yaml"
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 403 ]
+    # an atomic replace (write beside, rename over)
+    printf 'policies:\n  - name: alice-too\n    scope: "**"\n    require: { trustedDIDs: [%s, %s] }\n' \
+        "$BOB" "$ALICE" > "$T/policy.new"
+    mv "$T/policy.new" "$T/policy.yaml"
+    check_ok() { [ "$(status_of "$(get "/verify?image=$IMG:good")")" = 200 ]; }
+    until_true 5 check_ok
+    r=$(get "/verify?image=$IMG:good")
+    body_of "$r" | jq -e '.policy == "alice-too"'
+    [ "$(metric atcr_verify_reloads_total'{what="policy",result="ok"}')" = 1 ]
+    echo "policies: [ {" > "$T/policy.new"
+    mv "$T/policy.new" "$T/policy.yaml"
+    check_failed() { [ "$(metric atcr_verify_reloads_total'{what="policy",result="error"}')" = 1 ]; }
+    until_true 5 check_failed
+    grep -q 'reload failed, keeping the policy in use' "$T/serve.log"
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+    body_of "$r" | jq -e '.policy == "alice-too"'
+}
+
+@test "--client-ca: a certificate is asked for (naming the CA), never required on /verify" {
+    start --trusted-did "$ALICE" --client-ca "$PKI/ca.pem"
+    out=$(openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$CERT" </dev/null 2>/dev/null)
+    [[ "$out" == *"Acceptable client certificate CA names"* ]]
+    [[ "$out" == *"CN = atv test ca"* ]]
+    # no client certificate
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+    # one from another CA: the handshake still succeeds and /verify answers
+    r=$(curl -sS --max-time 10 --cacert "$CERT" --cert "$PKI/stranger.pem" \
+        --key "$PKI/stranger.key" -w '\n%{http_code}' "https://127.0.0.1:$PORT/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+    # one the CA signed
+    r=$(curl -sS --max-time 10 --cacert "$CERT" --cert "$PKI/a.pem" --key "$PKI/a.key" \
+        -w '\n%{http_code}' "https://127.0.0.1:$PORT/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+    # a file that holds no certificate exits 2
+    echo junk > "$T/junk.pem"
+    run --separate-stderr timeout 10 "$CLI" serve --listen 127.0.0.1:0 --tls-cert "$CERT" \
+        --tls-key "$KEY" --trusted-did "$ALICE" --client-ca "$T/junk.pem"
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"--client-ca"* ]]
+}
+
+@test "200 idle connections and a slow sender are cut after 10 s; everyone else is served" {
+    start --trusted-did "$ALICE"
+    fds=()
+    for _ in $(seq 1 200); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+        fds+=("$fd")
+    done
+    # a slow sender: a TLS connection that sends half a request line, then nothing
+    timeout 20 openssl s_client -quiet -connect "127.0.0.1:$PORT" > "$T/slow.out" 2>&1 \
+        < <(printf 'GET /verify?image=%s' "$IMG:good"; sleep 20) &
+    slow=$!
+    t0=$(date +%s)
+    check_conns() { [ "$(metric atcr_verify_connections)" -ge 201 ]; }
+    until_true 5 check_conns
+    for i in $(seq 1 5); do
+        r=$(get "/verify?image=$IMG:good")
+        [ "$(status_of "$r")" = 200 ]
+    done
+    # the slow sender's connection is shut down by the server, not by its own timeout
+    wait "$slow" || true
+    t1=$(date +%s)
+    echo "slow sender lasted $(( t1 - t0 )) s"
+    [ $(( t1 - t0 )) -ge 9 ] && [ $(( t1 - t0 )) -le 15 ]
+    [ "$(metric atcr_verify_slow_requests_total)" -ge 201 ]
+    [ "$(metric atcr_verify_connections)" -le 1 ]
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+    r=$(get "/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+}
+
+@test "the connection cap follows RLIMIT_NOFILE; connections past it wait, none crash the server" {
+    # 200 descriptors, 2 workers: 200 - (64 + 3 x 2) = 130 connections
+    ulimit -n 200
+    start --trusted-did "$ALICE" --workers 2
+    grep -q 'at most 130 connections' "$T/serve.log"
+    [ "$(metric atcr_verify_connections_max)" = 130 ]
+    fds=()
+    for _ in $(seq 1 150); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+        fds+=("$fd")
+    done
+    check_full() { [ "$(metric atcr_verify_connections)" = 130 ]; }
+    until_true 5 check_full
+    # a new client waits in the backlog until the idle ones are cut, then is answered
+    r=$(curl -sS --max-time 25 --cacert "$CERT" -w '\n%{http_code}' \
+        "https://127.0.0.1:$PORT/verify?image=$IMG:good")
+    [ "$(status_of "$r")" = 200 ]
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+    kill -0 "$SRV_PID"
 }

@@ -12,7 +12,10 @@
 
 static const char *const path_names[SRV_P_COUNT] = {"/verify", "/healthz", "/readyz", "/metrics",
                                                     "other"};
-static const int codes[SRV_CODES] = {200, 400, 403, 404, 405, 408, 413, 415, 500, 503, 0};
+static const int codes[SRV_CODES] = {200, 400, 403, 404, 405, 408, 413, 415, 500, 501, 503, 0};
+static const char *const upstream_names[SRV_UP_COUNT] = {"registry", "identity", "pds",
+                                                         "timeout", "other"};
+static const char *const reload_names[SRV_RL_COUNT] = {"tls", "policy"};
 static const unsigned long bucket_ms[SRV_BUCKETS] = {1,   5,    10,   25,   50,   100,
                                                      250, 500, 1000, 2500, 5000, 10000};
 
@@ -37,6 +40,18 @@ void srv_metrics_init(struct srv_metrics *m)
     atomic_init(&m->queue_full, 0);
     atomic_init(&m->deadline_in_queue, 0);
     atomic_init(&m->rollback_guard_off, 0);
+    atomic_init(&m->cache_hits, 0);
+    atomic_init(&m->cache_misses, 0);
+    atomic_init(&m->shared, 0);
+    for (i = 0; i < SRV_UP_COUNT; i++) {
+        atomic_init(&m->upstream[i], 0);
+    }
+    atomic_init(&m->slow_cut, 0);
+    atomic_init(&m->conns_refused_tls, 0);
+    for (i = 0; i < SRV_RL_COUNT; i++) {
+        atomic_init(&m->reload_ok[i], 0);
+        atomic_init(&m->reload_failed[i], 0);
+    }
     atomic_init(&m->in_flight, 0);
 }
 
@@ -67,6 +82,27 @@ void srv_metrics_verdict(struct srv_metrics *m, const struct atv_vfy_image *v,
     atomic_fetch_add(v->allowed ? &m->verdicts_allowed : &m->verdicts_refused, 1);
     if (v->rollback_guard_off) {
         atomic_fetch_add(&m->rollback_guard_off, 1);
+    }
+    if (v->transient) {
+        enum srv_upstream k;
+        switch (v->reason) {
+        case ATV_VFY_REGISTRY_ERROR:
+            k = SRV_UP_REGISTRY;
+            break;
+        case ATV_VFY_IDENTITY_ERROR:
+            k = SRV_UP_IDENTITY;
+            break;
+        case ATV_VFY_PDS_ERROR:
+            k = SRV_UP_PDS;
+            break;
+        case ATV_VFY_TIMEOUT:
+            k = SRV_UP_TIMEOUT;
+            break;
+        default:
+            k = SRV_UP_OTHER;
+            break;
+        }
+        atomic_fetch_add(&m->upstream[k], 1);
     }
     for (b = 0; b < SRV_BUCKETS; b++) {
         if (latency_ms <= bucket_ms[b]) {
@@ -119,7 +155,7 @@ static void add(struct text *t, const char *fmt, ...)
     }
 }
 
-char *srv_metrics_render(struct srv_metrics *m, int ready)
+char *srv_metrics_render(struct srv_metrics *m, const struct srv_gauges *g)
 {
     struct text t = {malloc(8192), 0, 8192};
     unsigned long cum = 0;
@@ -186,6 +222,61 @@ char *srv_metrics_render(struct srv_metrics *m, int ready)
         "# TYPE atcr_verify_ready gauge\n"
         "atcr_verify_ready %d\n",
         atomic_load(&m->queue_full), atomic_load(&m->deadline_in_queue),
-        atomic_load(&m->rollback_guard_off), atomic_load(&m->in_flight), ready ? 1 : 0);
+        atomic_load(&m->rollback_guard_off), atomic_load(&m->in_flight), g->ready ? 1 : 0);
+    add(&t,
+        "# HELP atcr_verify_cache_hits_total Verdicts answered from the verdict cache.\n"
+        "# TYPE atcr_verify_cache_hits_total counter\n"
+        "atcr_verify_cache_hits_total %lu\n"
+        "# HELP atcr_verify_cache_misses_total Verdict cache lookups that found nothing.\n"
+        "# TYPE atcr_verify_cache_misses_total counter\n"
+        "atcr_verify_cache_misses_total %lu\n"
+        "# HELP atcr_verify_cache_entries Verdicts in the verdict cache.\n"
+        "# TYPE atcr_verify_cache_entries gauge\n"
+        "atcr_verify_cache_entries %zu\n"
+        "# HELP atcr_verify_cache_bytes Memory held by the verdict cache.\n"
+        "# TYPE atcr_verify_cache_bytes gauge\n"
+        "atcr_verify_cache_bytes %zu\n"
+        "# HELP atcr_verify_verdict_ttl_seconds How long a verdict is reused (0: never).\n"
+        "# TYPE atcr_verify_verdict_ttl_seconds gauge\n"
+        "atcr_verify_verdict_ttl_seconds %u\n"
+        "# HELP atcr_verify_shared_total Requests answered by a verification another request "
+        "started.\n"
+        "# TYPE atcr_verify_shared_total counter\n"
+        "atcr_verify_shared_total %lu\n",
+        atomic_load(&m->cache_hits), atomic_load(&m->cache_misses), g->cache_entries,
+        g->cache_bytes, g->verdict_ttl_s, atomic_load(&m->shared));
+    add(&t, "# HELP atcr_verify_upstream_errors_total Transient verdicts, by the upstream that "
+            "failed.\n"
+            "# TYPE atcr_verify_upstream_errors_total counter\n");
+    for (i = 0; i < SRV_UP_COUNT; i++) {
+        add(&t, "atcr_verify_upstream_errors_total{kind=\"%s\"} %lu\n", upstream_names[i],
+            atomic_load(&m->upstream[i]));
+    }
+    add(&t, "# HELP atcr_verify_reloads_total Reloads of changed files, by what and result.\n"
+            "# TYPE atcr_verify_reloads_total counter\n");
+    for (i = 0; i < SRV_RL_COUNT; i++) {
+        add(&t,
+            "atcr_verify_reloads_total{what=\"%s\",result=\"ok\"} %lu\n"
+            "atcr_verify_reloads_total{what=\"%s\",result=\"error\"} %lu\n",
+            reload_names[i], atomic_load(&m->reload_ok[i]), reload_names[i],
+            atomic_load(&m->reload_failed[i]));
+    }
+    add(&t,
+        "# HELP atcr_verify_connections Open TLS connections.\n"
+        "# TYPE atcr_verify_connections gauge\n"
+        "atcr_verify_connections %ld\n"
+        "# HELP atcr_verify_connections_max Open TLS connections at most (new ones wait).\n"
+        "# TYPE atcr_verify_connections_max gauge\n"
+        "atcr_verify_connections_max %u\n"
+        "# HELP atcr_verify_slow_requests_total Connections closed because a request took over "
+        "10 s to arrive.\n"
+        "# TYPE atcr_verify_slow_requests_total counter\n"
+        "atcr_verify_slow_requests_total %lu\n"
+        "# HELP atcr_verify_tls_setup_failed_total Connections closed because TLS could not be "
+        "set up.\n"
+        "# TYPE atcr_verify_tls_setup_failed_total counter\n"
+        "atcr_verify_tls_setup_failed_total %lu\n",
+        g->connections, g->max_connections, atomic_load(&m->slow_cut),
+        atomic_load(&m->conns_refused_tls));
     return t.p;
 }

@@ -67,7 +67,8 @@ static void run_job(const struct srv_pool_cfg *c, struct srv_job *j)
     rq.now = j->now;
     rq.log = c->log;
     rq.deadline_ms = j->deadline_ms;
-    rq.policy = c->policy;
+    rq.policy = j->pol->p;
+    rq.vcache = j->vc.get != NULL ? &j->vc : NULL;
     atv_vfy_image_run(&rq, j->verdict);
 }
 
@@ -110,15 +111,6 @@ static void *worker(void *arg)
             ssize_t w = write(p->wake[1], &one, 1);
             (void)w;
         }
-    }
-}
-
-static void free_list(struct srv_job *j)
-{
-    while (j != NULL) {
-        struct srv_job *next = j->next;
-        srv_job_free(j);
-        j = next;
     }
 }
 
@@ -173,7 +165,7 @@ enum atv_status srv_pool_new(const struct srv_pool_cfg *c, struct srv_pool **out
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
     if (rc != ATV_OK) {
-        srv_pool_free(p);
+        (void)srv_pool_free(p); /* no job was submitted yet */
         return rc;
     }
     *out = p;
@@ -218,11 +210,12 @@ struct srv_job *srv_pool_take_done(struct srv_pool *p)
     return j;
 }
 
-void srv_pool_free(struct srv_pool *p)
+struct srv_job *srv_pool_free(struct srv_pool *p)
 {
+    struct srv_job *left;
     size_t i;
     if (p == NULL) {
-        return;
+        return NULL;
     }
     (void)pthread_mutex_lock(&p->mu);
     p->stop = 1;
@@ -231,8 +224,13 @@ void srv_pool_free(struct srv_pool *p)
     for (i = 0; i < p->n_threads; i++) {
         (void)pthread_join(p->threads[i], NULL);
     }
-    free_list(p->head);
-    free_list(p->done_head);
+    /* queued jobs first, then finished ones: one list for the caller */
+    left = p->head;
+    if (p->tail != NULL) {
+        p->tail->next = p->done_head;
+    } else {
+        left = p->done_head;
+    }
     if (p->wake[0] >= 0) {
         (void)close(p->wake[0]);
     }
@@ -243,4 +241,5 @@ void srv_pool_free(struct srv_pool *p)
     (void)pthread_mutex_destroy(&p->mu);
     free(p->threads);
     free(p);
+    return left;
 }

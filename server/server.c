@@ -11,10 +11,22 @@
  * 413 a body over ATV_SRV_MAX_VERIFY_BODY (evhttp checks Content-Length
  * before reading), 415 a Content-Type other than application/json (none at
  * all is accepted), 404 any other path, 405 any other method. A verdict is
- * the JSON of atv_vfy_image_json; any other answer is {"error": MESSAGE}. */
+ * the JSON of atv_vfy_image_json; any other answer is {"error": MESSAGE}.
+ *
+ * Concurrent requests for one image (the same normalised reference under the
+ * same policy) share one job: the first starts it, the others wait on it
+ * (singleflight), so a deploy storm costs the signer's PDS one verification.
+ *
+ * Connections: at most max_conns open TLS connections (the listener pauses
+ * at the cap, so more wait in the kernel's backlog); from accept, and from
+ * the first byte of each further request, a whole request must arrive within
+ * ATV_SRV_REQUEST_LIMIT_S, else the socket is shut down (slow senders,
+ * stalled handshakes); between requests a keep-alive connection may idle for
+ * ATV_SRV_IDLE_TIMEOUT_S (evhttp's timeout). */
 #include "server/server_internal.h"
 
 #include "common/http.h"
+#include "referrer/referrer.h"
 
 /* before event2/keyvalq_struct.h, which then uses its TAILQ */
 #include <sys/queue.h>
@@ -25,10 +37,12 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 #include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -37,29 +51,65 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 enum phase { PH_SERVING = 0, PH_LAME_DUCK, PH_DRAINING };
+
+#define TICK_MS 250u              /* the connection sweep and the reload poll's clock */
+#define FD_RESERVE_FIXED 64u      /* descriptors kept for files, pipes, listeners, logs */
+#define FD_RESERVE_PER_WORKER 3u  /* a verification's registry, PLC and PDS sockets */
+
+/* What a file was when last loaded: a change of any of these is a reload. */
+struct fsig {
+    int exists;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtim, ctim;
+};
+
+/* One TLS connection (SSL ex_data, freed with its SSL). Loop thread only. */
+struct srv_conn {
+    struct atv_srv *s;
+    struct bufferevent *bev;
+    struct srv_conn *prev, *next;
+    uint64_t deadline_ms; /* the whole-request limit; 0: none running */
+    int busy;             /* a request of this connection is being answered */
+};
 
 struct atv_srv {
     struct atv_srv_config cfg;
     struct event_base *base;
-    SSL_CTX *ssl;
+    SSL_CTX *ssl;                   /* for new connections; swapped by a reload */
     struct evhttp *https;
     struct evhttp *health;
     struct evhttp_bound_socket *https_sock;
     struct evhttp_bound_socket *health_sock;
     uint16_t port, health_port;
-    struct event *ev_term, *ev_int, *ev_wake, *ev_lame, *ev_drain;
-    struct atv_policy *policy;
+    struct event *ev_term, *ev_int, *ev_wake, *ev_lame, *ev_drain, *ev_tick;
+    struct srv_policy *pol;         /* for new jobs; swapped by a reload */
+    uint64_t next_gen;
+    struct srv_cache *cache;        /* NULL: --verdict-ttl 0 */
     struct srv_pool *pool;
+    struct srv_job *flights;        /* jobs not yet answered, through fnext (loop only) */
     struct srv_metrics m;
     enum phase phase;
     uint64_t drain_deadline_ms;
+    uint64_t next_poll_ms;
+    struct fsig sig_cert, sig_key, sig_ca, sig_policy;
+    struct srv_conn *conns;         /* open TLS connections */
+    long n_conns;
+    unsigned max_conns;
+    int listener_paused;
+    int closing;                    /* atv_srv_free has begun */
     int curl_held;
-    int loop_failed;
 };
+
+static int conn_idx = -1; /* SSL ex_data index of struct srv_conn */
 
 /* ---- configuration ----------------------------------------------------------------- */
 
@@ -68,6 +118,7 @@ void atv_srv_config_init(struct atv_srv_config *c)
     memset(c, 0, sizeof *c);
     c->workers = ATV_SRV_DEFAULT_WORKERS;
     c->lame_duck_ms = ATV_SRV_DEFAULT_LAME_DUCK_MS;
+    c->verdict_ttl_s = ATV_SRV_DEFAULT_VERDICT_TTL_S;
 }
 
 enum atv_status atv_srv_addr_parse(const char *s, struct atv_srv_addr *out, struct atv_err *err)
@@ -168,12 +219,32 @@ static const char *reason_phrase(int code)
     }
 }
 
+/* The connection state of a request on the TLS listener; NULL on the health
+ * listener, for a request whose client has gone, or for a connection that
+ * is not TLS (evhttp falls back to a plain socket when the TLS setup fails). */
+static struct srv_conn *conn_of(struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    return ssl != NULL && conn_idx >= 0 ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+}
+
+/* Starts the whole-request limit (no-op while one runs or a request is being answered). */
+static void conn_arm(struct srv_conn *c)
+{
+    if (!c->busy && c->deadline_ms == 0) {
+        c->deadline_ms = atv_vfy_clock_ms() + (uint64_t)ATV_SRV_REQUEST_LIMIT_S * 1000u;
+    }
+}
+
 /* Sends body (may be NULL: empty) with content_type, counts it. */
 static void reply(struct atv_srv *s, struct evhttp_request *req, enum srv_path path, int code,
                   const char *content_type, const char *body)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     struct evbuffer *b = evbuffer_new();
+    struct srv_conn *c = conn_of(req);
 
     (void)evhttp_add_header(h, "Content-Type", content_type);
     (void)evhttp_add_header(h, "Cache-Control", "no-store");
@@ -188,6 +259,15 @@ static void reply(struct atv_srv *s, struct evhttp_request *req, enum srv_path p
     srv_metrics_request(&s->m, path, code);
     evhttp_send_reply(req, code, reason_phrase(code), b);
     evbuffer_free(b);
+    if (c != NULL) {
+        /* the next request's clock starts with its first byte, or now if it
+         * already began arriving while this one was answered */
+        c->busy = 0;
+        c->deadline_ms = 0;
+        if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+            conn_arm(c);
+        }
+    }
 }
 
 static void reply_error(struct atv_srv *s, struct evhttp_request *req, enum srv_path path,
@@ -360,42 +440,99 @@ out:
     return ok;
 }
 
-static void handle_verify(struct atv_srv *s, struct evhttp_request *req)
-{
-    struct srv_job *j = NULL;
-    char msg[160];
-    int code = 400, ok;
-    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+/* ---- jobs: singleflight over the pool ------------------------------------------------- */
 
-    msg[0] = '\0';
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_POST) {
-        (void)evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, POST");
-        reply_error(s, req, SRV_P_VERIFY, 405, "method: GET or POST");
-        return;
+static struct srv_policy *policy_ref(struct srv_policy *p)
+{
+    p->refs++;
+    return p;
+}
+
+static void policy_unref(struct srv_policy *p)
+{
+    if (p != NULL && --p->refs == 0) {
+        atv_policy_free(p->p);
+        free(p);
+    }
+}
+
+/* The singleflight key: the policy's generation and the reference as
+ * normalised for policy scopes (one image, one spelling), its digest or tag
+ * kept. A reference that does not parse keys as written (it is refused
+ * anyway). */
+static void flight_key(const struct atv_srv *s, const char *image, char key[SRV_KEY_MAX])
+{
+    struct atv_ref_image img;
+    struct atv_err err;
+    atv_err_clear(&err);
+    if (atv_ref_image_parse(image, s->cfg.store->use_http, &img, &err) == ATV_OK) {
+        if (img.digest[0] != '\0') {
+            (void)snprintf(key, SRV_KEY_MAX, "%llu %s@%s", (unsigned long long)s->pol->gen,
+                           img.name, img.digest);
+        } else {
+            (void)snprintf(key, SRV_KEY_MAX, "%llu %s:%s", (unsigned long long)s->pol->gen,
+                           img.name, img.tag);
+        }
+    } else {
+        (void)snprintf(key, SRV_KEY_MAX, "%llu ?%s", (unsigned long long)s->pol->gen, image);
+    }
+}
+
+/* w waits for image's verdict: on a job in flight for the same key, else on
+ * a new one. 1 when queued; 0 when the pool's queue is full or memory ran
+ * out (the caller answers 503 at once and still owns w). */
+static int srv_submit(struct atv_srv *s, const char *image, struct srv_wait *w, int64_t now,
+                      uint64_t start_ms)
+{
+    char key[SRV_KEY_MAX];
+    struct srv_job *j;
+
+    w->next = NULL;
+    flight_key(s, image, key);
+    for (j = s->flights; j != NULL; j = j->fnext) {
+        if (strcmp(j->key, key) == 0) {
+            j->wlast->next = w;
+            j->wlast = w;
+            j->n_waiters++;
+            atomic_fetch_add(&s->m.shared, 1);
+            return 1;
+        }
     }
     j = srv_job_new();
     if (j == NULL) {
-        reply_error(s, req, SRV_P_VERIFY, 503, "out of memory");
-        return;
+        return 0;
     }
-    ok = method == EVHTTP_REQ_GET ? image_from_query(req, j->image, msg, sizeof msg)
-                                  : image_from_body(req, j->image, &code, msg, sizeof msg);
-    if (!ok) {
-        reply_error(s, req, SRV_P_VERIFY, code, msg);
-        srv_job_free(j);
-        return;
-    }
-    j->ctx = req;
-    j->now = (int64_t)time(NULL);
-    j->start_ms = atv_vfy_clock_ms();
-    j->deadline_ms = j->start_ms + s->cfg.params->timeout_ms;
+    memcpy(j->key, key, sizeof key);
+    (void)snprintf(j->image, sizeof j->image, "%s", image);
+    j->now = now;
+    j->start_ms = start_ms;
+    j->deadline_ms = start_ms + s->cfg.params->timeout_ms;
+    j->pol = policy_ref(s->pol);
+    srv_job_use_cache(j, s->cache, s->pol->gen, &s->m);
+    j->waiters = j->wlast = w;
+    j->n_waiters = 1;
     if (!srv_pool_submit(s->pool, j)) {
         atomic_fetch_add(&s->m.queue_full, 1);
-        reply_error(s, req, SRV_P_VERIFY, 503, "busy: the verification queue is full");
+        policy_unref(j->pol);
         srv_job_free(j);
-        return;
+        return 0;
     }
-    atomic_fetch_add(&s->m.in_flight, 1);
+    j->fnext = s->flights;
+    s->flights = j;
+    return 1;
+}
+
+/* Answers (or, j NULL: releases) every waiter of j, then frees j. */
+static void finish_job(struct atv_srv *s, struct srv_job *j, int answer)
+{
+    struct srv_wait *w = j->waiters;
+    while (w != NULL) {
+        struct srv_wait *next = w->next;
+        w->done(s, w, answer ? j : NULL);
+        w = next;
+    }
+    policy_unref(j->pol);
+    srv_job_free(j);
 }
 
 /* The loop's side of the pool: answers every finished job. */
@@ -407,26 +544,91 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     (void)what;
     while (j != NULL) {
         struct srv_job *next = j->next;
-        struct evhttp_request *req = j->ctx;
+        struct srv_job **pp = &s->flights;
+        while (*pp != NULL && *pp != j) {
+            pp = &(*pp)->fnext;
+        }
+        if (*pp == j) {
+            *pp = j->fnext;
+        }
         if (j->expired) {
             atomic_fetch_add(&s->m.deadline_in_queue, 1);
-            reply_error(s, req, SRV_P_VERIFY, 503, "busy: the deadline passed in the queue");
-        } else {
-            char *text = atv_vfy_image_json(j->verdict, j->image, j->now, 0);
-            uint64_t now = atv_vfy_clock_ms();
-            srv_metrics_verdict(&s->m, j->verdict, now > j->start_ms ? now - j->start_ms : 0);
-            if (text != NULL) {
-                reply(s, req, SRV_P_VERIFY, verdict_status(j->verdict), "application/json",
-                      text);
-            } else {
-                reply_error(s, req, SRV_P_VERIFY, 503, "out of memory");
-            }
-            free(text);
         }
-        atomic_fetch_sub(&s->m.in_flight, 1);
-        srv_job_free(j);
+        finish_job(s, j, 1);
         j = next;
     }
+}
+
+/* ---- /verify -------------------------------------------------------------------------- */
+
+struct verify_wait {
+    struct srv_wait w; /* first: the job's list links these */
+    struct evhttp_request *req;
+    int64_t now;
+    uint64_t start_ms;
+    char image[ATV_SRV_MAX_IMAGE + 1];
+};
+
+static void verify_done(struct atv_srv *s, struct srv_wait *w, const struct srv_job *j)
+{
+    struct verify_wait *v = (struct verify_wait *)(void *)w;
+    if (j == NULL) {
+        /* the server is going away: a request whose client left is ours to free */
+        if (evhttp_request_get_connection(v->req) == NULL) {
+            evhttp_request_free(v->req);
+        }
+    } else if (j->expired) {
+        reply_error(s, v->req, SRV_P_VERIFY, 503, "busy: the deadline passed in the queue");
+    } else {
+        char *text = atv_vfy_image_json(j->verdict, v->image, v->now, 0);
+        uint64_t now = atv_vfy_clock_ms();
+        srv_metrics_verdict(&s->m, j->verdict, now > v->start_ms ? now - v->start_ms : 0);
+        if (text != NULL) {
+            reply(s, v->req, SRV_P_VERIFY, verdict_status(j->verdict), "application/json", text);
+        } else {
+            reply_error(s, v->req, SRV_P_VERIFY, 503, "out of memory");
+        }
+        free(text);
+    }
+    atomic_fetch_sub(&s->m.in_flight, 1);
+    free(v);
+}
+
+static void handle_verify(struct atv_srv *s, struct evhttp_request *req)
+{
+    struct verify_wait *v;
+    char msg[160];
+    int code = 400, ok;
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+
+    msg[0] = '\0';
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_POST) {
+        (void)evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, POST");
+        reply_error(s, req, SRV_P_VERIFY, 405, "method: GET or POST");
+        return;
+    }
+    v = calloc(1, sizeof *v);
+    if (v == NULL) {
+        reply_error(s, req, SRV_P_VERIFY, 503, "out of memory");
+        return;
+    }
+    ok = method == EVHTTP_REQ_GET ? image_from_query(req, v->image, msg, sizeof msg)
+                                  : image_from_body(req, v->image, &code, msg, sizeof msg);
+    if (!ok) {
+        reply_error(s, req, SRV_P_VERIFY, code, msg);
+        free(v);
+        return;
+    }
+    v->w.done = verify_done;
+    v->req = req;
+    v->now = (int64_t)time(NULL);
+    v->start_ms = atv_vfy_clock_ms();
+    if (!srv_submit(s, v->image, &v->w, v->now, v->start_ms)) {
+        reply_error(s, req, SRV_P_VERIFY, 503, "busy: the verification queue is full");
+        free(v);
+        return;
+    }
+    atomic_fetch_add(&s->m.in_flight, 1);
 }
 
 static const char *request_path(struct evhttp_request *req)
@@ -439,6 +641,19 @@ static void on_https(struct evhttp_request *req, void *arg)
 {
     struct atv_srv *s = arg;
     const char *path = request_path(req);
+    struct srv_conn *c = conn_of(req);
+
+    if (c == NULL) {
+        /* TLS could not be set up for this connection and evhttp fell back
+         * to plain HTTP: never serve in clear text on the TLS port */
+        atomic_fetch_add(&s->m.conns_refused_tls, 1);
+        (void)evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        reply_error(s, req, SRV_P_OTHER, 400, "TLS is required on this port");
+        return;
+    }
+    /* the whole request is here: its limit stops until the answer is sent */
+    c->busy = 1;
+    c->deadline_ms = 0;
     if (path != NULL && strcmp(path, "/verify") == 0) {
         handle_verify(s, req);
         return;
@@ -471,7 +686,17 @@ static void on_health(struct evhttp_request *req, void *arg)
         reply(s, req, p, ready ? 200 : 503, "text/plain; charset=utf-8",
               ready ? "ready\n" : "shutting down\n");
     } else {
-        char *text = srv_metrics_render(&s->m, ready);
+        struct srv_gauges g;
+        char *text;
+        memset(&g, 0, sizeof g);
+        g.ready = ready;
+        g.connections = s->n_conns;
+        g.max_connections = s->max_conns;
+        g.verdict_ttl_s = s->cache != NULL ? s->cfg.verdict_ttl_s : 0;
+        if (s->cache != NULL) {
+            srv_cache_stats(s->cache, &g.cache_entries, &g.cache_bytes);
+        }
+        text = srv_metrics_render(&s->m, &g);
         if (text == NULL) {
             reply(s, req, p, 503, "text/plain; charset=utf-8", "out of memory\n");
             return;
@@ -564,8 +789,20 @@ static enum atv_status ssl_fail(struct atv_err *err, const char *what, const cha
     return atv_err_set(err, ATV_E_USAGE, "%s %.300s: %s", what, path, buf);
 }
 
-static enum atv_status tls_new(const struct atv_srv_config *c, SSL_CTX **out, struct atv_err *err)
+/* Client certificates are requested and their verification recorded, never
+ * enforced here: /verify serves anyone, and the paths that require a
+ * verified client certificate check SSL_get_verify_result themselves. */
+static int keep_going(int preverify_ok, X509_STORE_CTX *ctx)
 {
+    (void)preverify_ok;
+    (void)ctx;
+    return 1;
+}
+
+static enum atv_status tls_new(const char *cert, const char *key, const char *client_ca,
+                               SSL_CTX **out, struct atv_err *err)
+{
+    static const unsigned char sid_ctx[] = "atcr-verify serve";
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     enum atv_status rc = ATV_OK;
 
@@ -581,17 +818,37 @@ static enum atv_status tls_new(const struct atv_srv_config *c, SSL_CTX **out, st
     }
     (void)SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                        SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
-        rc = ssl_fail(err, "--tls-cert", c->tls_cert);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        rc = ssl_fail(err, "--tls-cert", cert);
         goto out;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1) {
-        rc = ssl_fail(err, "--tls-key", c->tls_key);
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        rc = ssl_fail(err, "--tls-key", key);
         goto out;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
         rc = ssl_fail(err, "--tls-key", "does not match --tls-cert");
         goto out;
+    }
+    if (client_ca != NULL) {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(client_ca);
+        if (names == NULL || sk_X509_NAME_num(names) == 0) {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            rc = ssl_fail(err, "--client-ca", client_ca);
+            goto out;
+        }
+        /* the CA names go in the CertificateRequest so a client picks the right certificate */
+        SSL_CTX_set_client_CA_list(ctx, names);
+        if (SSL_CTX_load_verify_locations(ctx, client_ca, NULL) != 1) {
+            rc = ssl_fail(err, "--client-ca", client_ca);
+            goto out;
+        }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, keep_going);
+        /* resumed sessions carry the verification; they need a session id context */
+        if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1) != 1) {
+            rc = ssl_fail(err, "--client-ca", "session id context");
+            goto out;
+        }
     }
 out:
     if (rc != ATV_OK) {
@@ -602,24 +859,211 @@ out:
     return ATV_OK;
 }
 
-/* evhttp's per-connection bufferevent: a TLS server side over the new socket. */
+/* ---- connections ------------------------------------------------------------------------ */
+
+static void listener_pause(struct atv_srv *s, int pause)
+{
+    struct evconnlistener *l;
+    if (s->closing || s->https_sock == NULL || s->listener_paused == pause) {
+        return;
+    }
+    l = evhttp_bound_socket_get_listener(s->https_sock);
+    if (l != NULL && (pause ? evconnlistener_disable(l) : evconnlistener_enable(l)) == 0) {
+        s->listener_paused = pause;
+    }
+}
+
+/* SSL ex_data's free callback: the connection is gone (its SSL is freed with
+ * its bufferevent, on the loop thread). */
+static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                         void *argp)
+{
+    struct srv_conn *c = ptr;
+    struct atv_srv *s;
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    if (c == NULL) {
+        return;
+    }
+    s = c->s;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    s->n_conns--;
+    if (s->n_conns < (long)s->max_conns && s->phase == PH_SERVING) {
+        listener_pause(s, 0);
+    }
+    free(c);
+}
+
+/* Bytes of a request arrived (decrypted): its whole-request limit starts. */
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    if (info->n_added > 0) {
+        conn_arm(arg);
+    }
+}
+
+/* evhttp's per-connection bufferevent: a TLS server side over the new socket.
+ * NULL makes evhttp use a plain socket; on_https refuses every request there. */
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
     struct atv_srv *s = arg;
     SSL *ssl = SSL_new(s->ssl);
     struct bufferevent *bev;
+    struct srv_conn *c;
     if (ssl == NULL) {
         return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL || SSL_set_ex_data(ssl, conn_idx, c) != 1) {
+        free(c);
+        SSL_free(ssl);
+        return NULL;
+    }
+    c->s = s;
+    c->next = s->conns;
+    if (s->conns != NULL) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    s->n_conns++;
+    /* the handshake and the first request share the first limit */
+    conn_arm(c);
+    if (s->n_conns >= (long)s->max_conns) {
+        listener_pause(s, 1);
     }
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                          BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {
-        SSL_free(ssl);
+        SSL_free(ssl); /* frees c through conn_ex_free */
+        return NULL;
+    }
+    c->bev = bev;
+    if (evbuffer_add_cb(bufferevent_get_input(bev), on_input, c) == NULL) {
+        bufferevent_free(bev);
         return NULL;
     }
     /* a client that drops the TCP connection without close_notify is common */
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     return bev;
+}
+
+/* Shuts down every connection whose request limit passed: evhttp then reads
+ * end-of-file and frees it the usual way. */
+static void sweep_conns(struct atv_srv *s, uint64_t now)
+{
+    struct srv_conn *c;
+    for (c = s->conns; c != NULL; c = c->next) {
+        if (c->deadline_ms != 0 && now >= c->deadline_ms && c->bev != NULL) {
+            evutil_socket_t fd = bufferevent_getfd(c->bev);
+            c->deadline_ms = 0;
+            if (fd >= 0) {
+                (void)shutdown(fd, SHUT_RDWR);
+                atomic_fetch_add(&s->m.slow_cut, 1);
+            }
+        }
+    }
+}
+
+/* ---- reloads ------------------------------------------------------------------------------ */
+
+static struct fsig fsig_of(const char *path)
+{
+    struct fsig f;
+    struct stat st;
+    memset(&f, 0, sizeof f);
+    if (path != NULL && stat(path, &st) == 0) {
+        f.exists = 1;
+        f.dev = st.st_dev;
+        f.ino = st.st_ino;
+        f.size = st.st_size;
+        f.mtim = st.st_mtim;
+        f.ctim = st.st_ctim;
+    }
+    return f;
+}
+
+static int fsig_same(const struct fsig *a, const struct fsig *b)
+{
+    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec &&
+           a->ctim.tv_sec == b->ctim.tv_sec && a->ctim.tv_nsec == b->ctim.tv_nsec;
+}
+
+static enum atv_status load_policy(const struct atv_vfy_params *p, struct srv_policy **out,
+                                   uint64_t gen, struct atv_err *err);
+
+/* Reloads what changed since it was last loaded (or tried). A failure keeps
+ * what is in use; the next change tries again. */
+static void poll_reload(struct atv_srv *s)
+{
+    const struct atv_vfy_params *p = s->cfg.params;
+    struct fsig c = fsig_of(s->cfg.tls_cert), k = fsig_of(s->cfg.tls_key);
+    struct fsig a = fsig_of(s->cfg.client_ca);
+    struct atv_err err;
+
+    if (!fsig_same(&c, &s->sig_cert) || !fsig_same(&k, &s->sig_key) ||
+        !fsig_same(&a, &s->sig_ca)) {
+        SSL_CTX *ctx = NULL;
+        s->sig_cert = c;
+        s->sig_key = k;
+        s->sig_ca = a;
+        atv_err_clear(&err);
+        if (tls_new(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.client_ca, &ctx, &err) == ATV_OK) {
+            /* connections hold their own reference to the old context */
+            SSL_CTX_free(s->ssl);
+            s->ssl = ctx;
+            atomic_fetch_add(&s->m.reload_ok[SRV_RL_TLS], 1);
+            say(s, "reloaded the certificate and key%s", s->cfg.client_ca != NULL ? " and client CA" : "");
+        } else {
+            atomic_fetch_add(&s->m.reload_failed[SRV_RL_TLS], 1);
+            say(s, "reload failed, keeping the certificate in use: %s", err.msg);
+        }
+    }
+    if (p->trust_policy[0] != '\0') {
+        struct fsig f = fsig_of(p->trust_policy);
+        if (!fsig_same(&f, &s->sig_policy)) {
+            struct srv_policy *np = NULL;
+            s->sig_policy = f;
+            atv_err_clear(&err);
+            if (load_policy(p, &np, s->next_gen, &err) == ATV_OK) {
+                s->next_gen++;
+                policy_unref(s->pol); /* jobs in flight keep theirs */
+                s->pol = np;
+                if (s->cache != NULL) {
+                    srv_cache_clear(s->cache); /* keyed by generation: nothing there is reachable */
+                }
+                atomic_fetch_add(&s->m.reload_ok[SRV_RL_POLICY], 1);
+                say(s, "reloaded the trust policy %.300s", p->trust_policy);
+            } else {
+                atomic_fetch_add(&s->m.reload_failed[SRV_RL_POLICY], 1);
+                say(s, "reload failed, keeping the policy in use: %s", err.msg);
+            }
+        }
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct atv_srv *s = arg;
+    uint64_t now = atv_vfy_clock_ms();
+    (void)fd;
+    (void)what;
+    sweep_conns(s, now);
+    if (now >= s->next_poll_ms) {
+        s->next_poll_ms = now + ATV_SRV_RELOAD_POLL_MS;
+        poll_reload(s);
+    }
 }
 
 /* ---- setup ------------------------------------------------------------------------------- */
@@ -655,20 +1099,62 @@ static enum atv_status listen_on(struct evhttp *http, const struct atv_srv_addr 
     return ATV_OK;
 }
 
-static enum atv_status load_policy(const struct atv_vfy_params *p, struct atv_policy **out,
-                                   struct atv_err *err)
+static enum atv_status load_policy(const struct atv_vfy_params *p, struct srv_policy **out,
+                                   uint64_t gen, struct atv_err *err)
 {
+    struct atv_policy *pol = NULL;
     enum atv_status rc;
+    *out = NULL;
     if (p->trust_policy[0] != '\0') {
         if (p->has_trusted) {
             return atv_err_set(err, ATV_E_USAGE, "give --trusted-did or --policy, not both");
         }
-        rc = atv_policy_load_file(p->trust_policy, out, err);
+        rc = atv_policy_load_file(p->trust_policy, &pol, err);
     } else {
-        rc = atv_policy_from_dids((const char *const *)p->trusted_dids, p->n_trusted, out, err);
+        rc = atv_policy_from_dids((const char *const *)p->trusted_dids, p->n_trusted, &pol, err);
     }
-    /* the CLI's exit 2: a configuration that cannot be served */
-    return rc == ATV_OK || rc == ATV_E_NOMEM ? rc : ATV_E_USAGE;
+    if (rc != ATV_OK) {
+        /* the CLI's exit 2: a configuration that cannot be served */
+        return rc == ATV_E_NOMEM ? rc : ATV_E_USAGE;
+    }
+    *out = calloc(1, sizeof **out);
+    if (*out == NULL) {
+        atv_policy_free(pol);
+        return atv_err_set(err, ATV_E_NOMEM, "server: out of memory");
+    }
+    (*out)->p = pol;
+    (*out)->gen = gen;
+    (*out)->refs = 1;
+    return ATV_OK;
+}
+
+/* Raises the descriptor limit for ATV_SRV_MAX_CONNECTIONS connections and
+ * the workers' own sockets; with a lower hard limit, fewer connections. */
+static void fit_connections(struct atv_srv *s)
+{
+    struct rlimit rl;
+    rlim_t reserve = FD_RESERVE_FIXED + (rlim_t)FD_RESERVE_PER_WORKER * s->cfg.workers;
+    rlim_t want = ATV_SRV_MAX_CONNECTIONS + reserve;
+
+    s->max_conns = ATV_SRV_MAX_CONNECTIONS;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t to = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        struct rlimit nl = rl;
+        nl.rlim_cur = to;
+        if (setrlimit(RLIMIT_NOFILE, &nl) == 0) {
+            rl.rlim_cur = to;
+        }
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t n = rl.rlim_cur > reserve + 16 ? rl.rlim_cur - reserve : 16;
+        s->max_conns = (unsigned)n;
+        say(s, "RLIMIT_NOFILE is %llu (hard %llu): at most %u connections, not %u",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, s->max_conns,
+            ATV_SRV_MAX_CONNECTIONS);
+    }
 }
 
 static enum atv_status new_event(struct atv_srv *s, struct event **ev, evutil_socket_t fd,
@@ -686,6 +1172,7 @@ enum atv_status atv_srv_new(const struct atv_srv_config *c, struct atv_srv **out
 {
     struct atv_srv *s = NULL;
     struct srv_pool_cfg pc;
+    struct timeval tick = {0, (suseconds_t)TICK_MS * 1000};
     enum atv_status rc;
 
     *out = NULL;
@@ -700,20 +1187,44 @@ enum atv_status atv_srv_new(const struct atv_srv_config *c, struct atv_srv **out
     if (c->lame_duck_ms > ATV_SRV_MAX_LAME_DUCK_MS) {
         return atv_err_set(err, ATV_E_USAGE, "--lame-duck: 0..%u ms", ATV_SRV_MAX_LAME_DUCK_MS);
     }
+    if (c->verdict_ttl_s > ATV_SRV_MAX_VERDICT_TTL_S) {
+        return atv_err_set(err, ATV_E_USAGE, "--verdict-ttl: 0..%u s", ATV_SRV_MAX_VERDICT_TTL_S);
+    }
+    if (conn_idx < 0) {
+        /* process-wide, once, before any thread of ours exists */
+        conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_ex_free);
+        if (conn_idx < 0) {
+            return atv_err_set(err, ATV_E_NOMEM, "server: SSL_get_ex_new_index failed");
+        }
+    }
     s = calloc(1, sizeof *s);
     if (s == NULL) {
         return atv_err_set(err, ATV_E_NOMEM, "server: out of memory");
     }
     s->cfg = *c;
     srv_metrics_init(&s->m);
-    rc = load_policy(c->params, &s->policy, err);
+    /* what is loaded now is what the first poll compares with */
+    s->sig_cert = fsig_of(c->tls_cert);
+    s->sig_key = fsig_of(c->tls_key);
+    s->sig_ca = fsig_of(c->client_ca);
+    s->sig_policy = fsig_of(c->params->trust_policy[0] != '\0' ? c->params->trust_policy : NULL);
+    s->next_gen = 2;
+    rc = load_policy(c->params, &s->pol, 1, err);
     if (rc != ATV_OK) {
         goto out;
     }
-    rc = tls_new(c, &s->ssl, err);
+    rc = tls_new(c->tls_cert, c->tls_key, c->client_ca, &s->ssl, err);
     if (rc != ATV_OK) {
         goto out;
     }
+    if (c->verdict_ttl_s > 0) {
+        rc = srv_cache_new(c->verdict_ttl_s, SRV_CACHE_MAX_ENTRIES, SRV_CACHE_MAX_BYTES, &s->cache,
+                           err);
+        if (rc != ATV_OK) {
+            goto out;
+        }
+    }
+    fit_connections(s);
     /* before any thread: libcurl's global state belongs to this thread */
     rc = atv_http_global_hold(err);
     if (rc != ATV_OK) {
@@ -757,7 +1268,6 @@ enum atv_status atv_srv_new(const struct atv_srv_config *c, struct atv_srv **out
     pc.queue_cap = (size_t)c->workers * ATV_SRV_QUEUE_PER_WORKER;
     pc.params = c->params;
     pc.store = c->store;
-    pc.policy = s->policy;
     pc.log = c->log;
     rc = srv_pool_new(&pc, &s->pool, err);
     if (rc != ATV_OK) {
@@ -776,11 +1286,15 @@ enum atv_status atv_srv_new(const struct atv_srv_config *c, struct atv_srv **out
     if (rc == ATV_OK) {
         rc = new_event(s, &s->ev_drain, -1, EV_PERSIST, on_drain_tick, err);
     }
+    if (rc == ATV_OK) {
+        rc = new_event(s, &s->ev_tick, -1, EV_PERSIST, on_tick, err);
+    }
     if (rc != ATV_OK) {
         goto out;
     }
+    s->next_poll_ms = atv_vfy_clock_ms() + ATV_SRV_RELOAD_POLL_MS;
     if (event_add(s->ev_wake, NULL) != 0 || event_add(s->ev_term, NULL) != 0 ||
-        event_add(s->ev_int, NULL) != 0) {
+        event_add(s->ev_int, NULL) != 0 || event_add(s->ev_tick, &tick) != 0) {
         rc = atv_err_set(err, ATV_E_INTERNAL, "server: event_add failed");
         goto out;
     }
@@ -829,12 +1343,21 @@ enum atv_status atv_srv_run(struct atv_srv *s, struct atv_err *err)
 
 void atv_srv_free(struct atv_srv *s)
 {
+    struct srv_job *left;
     if (s == NULL) {
         return;
     }
-    /* workers first: they may still be finishing; their jobs are freed, the
-     * requests they name are evhttp's and go with it below */
-    srv_pool_free(s->pool);
+    s->closing = 1;
+    /* workers first: they may still be finishing. Every job is then either
+     * queued or finished; its waiters are released without an answer (the
+     * requests they name are evhttp's and go with it below). */
+    left = srv_pool_free(s->pool);
+    s->flights = NULL;
+    while (left != NULL) {
+        struct srv_job *next = left->next;
+        finish_job(s, left, 0);
+        left = next;
+    }
     if (s->ev_wake != NULL) {
         event_free(s->ev_wake);
     }
@@ -850,17 +1373,23 @@ void atv_srv_free(struct atv_srv *s)
     if (s->ev_drain != NULL) {
         event_free(s->ev_drain);
     }
+    if (s->ev_tick != NULL) {
+        event_free(s->ev_tick);
+    }
     if (s->https != NULL) {
         evhttp_free(s->https);
     }
     if (s->health != NULL) {
         evhttp_free(s->health);
     }
+    /* runs the bufferevents' finalizers: every connection's SSL (and its
+     * struct srv_conn) is freed here, while s is still whole */
     if (s->base != NULL) {
         event_base_free(s->base);
     }
     SSL_CTX_free(s->ssl);
-    atv_policy_free(s->policy);
+    policy_unref(s->pol);
+    srv_cache_free(s->cache);
     if (s->curl_held) {
         atv_http_global_release();
     }

@@ -10,31 +10,68 @@
 #include "server/server.h"
 #include "verify/verify.h"
 
-/* ---- the worker pool (pool.c) -------------------------------------------------------
- * A job is a plain struct: the loop fills it, a worker runs the verification
- * into job->verdict, and the loop takes it back. ctx is the loop's (its
- * evhttp request): a worker never reads it. */
+/* ---- jobs and who waits for them ------------------------------------------------------
+ * A job is one verification. The loop fills it, a worker runs it into
+ * job->verdict, the loop takes it back and calls every waiter's done: the
+ * requests that asked for this image while it was in flight share it
+ * (singleflight). Waiters and the job's policy reference belong to the loop
+ * thread; a worker reads only image, times, pol->p, vc and verdict. */
+struct atv_srv;
+struct srv_job;
+struct srv_wait;
+/* Called on the loop thread once the job is finished (j->expired, or
+ * j->verdict); it owns w from then on. */
+typedef void (*srv_wait_fn)(struct atv_srv *s, struct srv_wait *w, const struct srv_job *j);
+struct srv_wait {
+    struct srv_wait *next;
+    srv_wait_fn done;
+};
+
+/* A loaded trust policy. gen identifies it (the verdict cache's key and the
+ * singleflight key include it); refs are counted on the loop thread: the
+ * server holds one, every job in flight one. */
+struct srv_policy {
+    struct atv_policy *p;
+    uint64_t gen;
+    unsigned refs;
+};
+
+struct srv_cache;
+struct srv_metrics;
+struct srv_vctx {
+    struct srv_cache *cache;
+    uint64_t gen;
+    struct srv_metrics *m;
+};
+
+#define SRV_KEY_MAX (ATV_SRV_MAX_IMAGE + 96u)
 struct srv_job {
-    struct srv_job *next;
-    void *ctx;
-    char image[ATV_SRV_MAX_IMAGE + 1];
-    int64_t now;              /* unix seconds at arrival */
-    uint64_t start_ms;        /* CLOCK_MONOTONIC ms at arrival */
-    uint64_t deadline_ms;     /* CLOCK_MONOTONIC ms: start_ms + params->timeout_ms */
-    int expired;              /* 1: the deadline passed before a worker took it (not run) */
+    struct srv_job *next;          /* the pool's lists */
+    struct srv_job *fnext;         /* loop only: the server's jobs in flight */
+    struct srv_wait *waiters, *wlast; /* loop only; answered in order */
+    size_t n_waiters;
+    char key[SRV_KEY_MAX];         /* loop only: the singleflight key */
+    char image[ATV_SRV_MAX_IMAGE + 1]; /* the reference verified, as the first asker wrote it */
+    int64_t now;                   /* unix seconds at arrival */
+    uint64_t start_ms;             /* CLOCK_MONOTONIC ms at arrival */
+    uint64_t deadline_ms;          /* CLOCK_MONOTONIC ms: start_ms + params->timeout_ms */
+    int expired;                   /* 1: the deadline passed before a worker took it (not run) */
+    struct srv_policy *pol;        /* a counted reference */
+    struct srv_vctx vctx;
+    struct atv_vfy_vcache vc;      /* vc.get NULL: no verdict cache */
     struct atv_vfy_image *verdict; /* new (srv_job_free) */
 };
 /* Returns a zeroed job with its verdict allocated, or NULL. */
 struct srv_job *srv_job_new(void);
 void srv_job_free(struct srv_job *j);
 
+/* ---- the worker pool (pool.c) ------------------------------------------------------- */
 struct srv_pool;
 struct srv_pool_cfg {
     unsigned workers;
     size_t queue_cap;                    /* queued, not started */
     const struct atv_vfy_params *params; /* borrow */
     const struct atv_vfy_store *store;   /* borrow */
-    const struct atv_policy *policy;     /* borrow, read only */
     const struct atv_vfy_log *log;       /* borrow */
 };
 /* Starts the workers (with SIGTERM, SIGINT and SIGPIPE blocked in them). */
@@ -48,16 +85,40 @@ int srv_pool_submit(struct srv_pool *p, struct srv_job *j);
 /* Finished jobs (a list through next, oldest first; NULL when none), after
  * emptying the wake-up pipe. */
 struct srv_job *srv_pool_take_done(struct srv_pool *p);
-/* Stops the workers after their current job, joins them and frees every job
- * still queued or finished (their ctx untouched); NULL is a no-op. */
-void srv_pool_free(struct srv_pool *p);
+/* Stops the workers after their current job, joins them, and returns the
+ * jobs still queued or finished (a list through next) for the caller to
+ * release; NULL is a no-op. */
+struct srv_job *srv_pool_free(struct srv_pool *p);
+
+/* ---- the verdict cache (cache.c) ---------------------------------------------------- */
+#define SRV_CACHE_MAX_ENTRIES 4096u
+#define SRV_CACHE_MAX_BYTES ((size_t)64 * 1024 * 1024)
+/* ttl_s > 0. Out: *out (srv_cache_free). */
+ATV_MUST_USE enum atv_status srv_cache_new(unsigned ttl_s, size_t max_entries, size_t max_bytes,
+                                           struct srv_cache **out, struct atv_err *err);
+/* 1 and *out filled when a live entry for (gen, name, digest) exists. Thread-safe. */
+int srv_cache_get(struct srv_cache *c, uint64_t gen, const char *name, const char *digest,
+                  uint64_t now_ms, struct atv_vfy_image *out);
+/* Keeps a copy of v until now_ms + ttl (evicting the oldest past the bounds). */
+void srv_cache_put(struct srv_cache *c, uint64_t gen, const char *name, const char *digest,
+                   uint64_t now_ms, const struct atv_vfy_image *v);
+void srv_cache_clear(struct srv_cache *c);
+void srv_cache_stats(struct srv_cache *c, size_t *entries, size_t *bytes);
+void srv_cache_free(struct srv_cache *c);
+/* Points j->vc at c under generation gen (counting hits and misses in m);
+ * c NULL: no cache. */
+void srv_job_use_cache(struct srv_job *j, struct srv_cache *c, uint64_t gen,
+                       struct srv_metrics *m);
 
 /* ---- metrics (metrics.c): C11 atomics, rendered in the Prometheus text format 0.0.4 --- */
 enum srv_path { SRV_P_VERIFY = 0, SRV_P_HEALTHZ, SRV_P_READYZ, SRV_P_METRICS, SRV_P_OTHER,
                 SRV_P_COUNT };
-#define SRV_CODES 11u   /* the status codes we answer, srv_code_index */
+#define SRV_CODES 12u   /* the status codes we answer, srv_code_index */
 #define SRV_REASONS 16u /* enum atv_vfy_reason, OK..STALE_EVIDENCE */
 #define SRV_BUCKETS 12u /* latency buckets, milliseconds (metrics.c) */
+enum srv_upstream { SRV_UP_REGISTRY = 0, SRV_UP_IDENTITY, SRV_UP_PDS, SRV_UP_TIMEOUT, SRV_UP_OTHER,
+                    SRV_UP_COUNT };
+enum srv_reloaded { SRV_RL_TLS = 0, SRV_RL_POLICY, SRV_RL_COUNT };
 struct srv_metrics {
     atomic_ulong requests[SRV_P_COUNT][SRV_CODES];
     atomic_ulong verdicts[SRV_REASONS];
@@ -69,13 +130,30 @@ struct srv_metrics {
     atomic_ulong queue_full;
     atomic_ulong deadline_in_queue;
     atomic_ulong rollback_guard_off;
+    atomic_ulong cache_hits;
+    atomic_ulong cache_misses;
+    atomic_ulong shared;                      /* requests answered by another's verification */
+    atomic_ulong upstream[SRV_UP_COUNT];
+    atomic_ulong slow_cut;                    /* connections cut by the whole-request limit */
+    atomic_ulong conns_refused_tls;           /* connections whose TLS could not be set up */
+    atomic_ulong reload_ok[SRV_RL_COUNT];
+    atomic_ulong reload_failed[SRV_RL_COUNT];
     atomic_long in_flight;
+};
+/* Values read at render time from the loop's own state. */
+struct srv_gauges {
+    int ready;
+    long connections;
+    unsigned max_connections;
+    size_t cache_entries, cache_bytes;
+    unsigned verdict_ttl_s;
 };
 void srv_metrics_init(struct srv_metrics *m);
 void srv_metrics_request(struct srv_metrics *m, enum srv_path path, int code);
+/* One answered verdict; latency_ms from arrival. */
 void srv_metrics_verdict(struct srv_metrics *m, const struct atv_vfy_image *v,
                          uint64_t latency_ms);
 /* Renders into a new NUL-terminated string (free(3)); NULL when out of memory. */
-char *srv_metrics_render(struct srv_metrics *m, int ready);
+char *srv_metrics_render(struct srv_metrics *m, const struct srv_gauges *g);
 
 #endif

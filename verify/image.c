@@ -48,6 +48,7 @@ struct ipass {
     struct atv_ref_image img;
     struct atv_vfy_result *res;         /* scratch for one artifact */
     struct atv_vfy_found *found;        /* scratch for one discovery */
+    char resolved[72];                  /* the tag's digest, resolved for req->vcache */
 };
 
 /* The verdict is refused with reason and message (definite unless transient). */
@@ -463,6 +464,51 @@ static int load_bundle_dir(struct ipass *ps)
     return 1;
 }
 
+/* The caller's verdict cache (verify.h, struct atv_vfy_vcache): 1 when it
+ * answered. A tag is resolved here first; if that fails, the pass goes on
+ * uncached and meets the same failure with its proper reason. */
+static int vcache_get(struct ipass *ps)
+{
+    const struct atv_vfy_vcache *vc = ps->base.vcache;
+    const char *digest = ps->img.digest;
+    struct vsrc src;
+    struct atv_err err;
+
+    if (vc == NULL || vc->get == NULL || ps->base.offline != NULL || ps->base.sig_digest != NULL ||
+        ps->base.collect || ps->base.record != NULL) {
+        return 0;
+    }
+    if (digest[0] == '\0') {
+        atv_err_clear(&err);
+        if (vsrc_open(&src, &ps->base, &err) == ATV_OK &&
+            vsrc_tag(&src, ps->resolved, &err) != ATV_OK) {
+            ps->resolved[0] = '\0';
+        }
+        vsrc_close(&src);
+        if (ps->resolved[0] == '\0') {
+            return 0;
+        }
+        digest = ps->resolved;
+    }
+    if (!vc->get(vc->ctx, ps->img.name, digest, ps->out)) {
+        return 0;
+    }
+    ps->out->from_cache = 1;
+    return 1;
+}
+
+static void vcache_put(const struct ipass *ps)
+{
+    const struct atv_vfy_vcache *vc = ps->base.vcache;
+    const struct atv_vfy_image *o = ps->out;
+    if (vc == NULL || vc->put == NULL || ps->base.offline != NULL || ps->base.sig_digest != NULL ||
+        ps->base.collect || ps->base.record != NULL || o->transient || o->digest[0] == '\0' ||
+        o->reason == ATV_VFY_BAD_REQUEST) {
+        return;
+    }
+    vc->put(vc->ctx, ps->img.name, o->digest, o);
+}
+
 static int load_policy(struct ipass *ps)
 {
     struct atv_err err;
@@ -547,8 +593,10 @@ static void decide(struct ipass *ps)
         refuse(o, ATV_VFY_BAD_REQUEST, 1, NULL, "out of memory");
         return;
     }
-    int met = one_manifest(ps, ps->base.subject,
-                           ps->img.digest[0] != '\0' ? ps->img.digest : NULL, "", t, &first_failed);
+    const char *known = ps->img.digest[0] != '\0' ? ps->img.digest
+                        : ps->resolved[0] != '\0' ? ps->resolved
+                                                   : NULL;
+    int met = one_manifest(ps, ps->base.subject, known, "", t, &first_failed);
     if (ps->base.collect && t->digest[0] != '\0') {
         collect_platforms(ps, t->digest);
     }
@@ -666,8 +714,12 @@ void atv_vfy_image_run(const struct atv_vfy_request *req, struct atv_vfy_image *
         goto out;
     }
     check_cache(&ps);
+    if (vcache_get(&ps)) {
+        goto out;
+    }
     decide(&ps);
     apply_action(&ps);
+    vcache_put(&ps);
 out:
     atv_policy_free(ps.own_policy);
     atv_vfy_bundle_free(ps.dirb);

@@ -273,6 +273,21 @@ ATV_MUST_USE enum atv_status atv_vfy_bundle_save(const struct atv_vfy_bundle *b,
                                                  int64_t now, struct atv_err *err);
 
 /* ---- one verification ----------------------------------------------------------- */
+struct atv_vfy_image;
+/* A cache of definite image verdicts, owned by the caller (the server keys it
+ * further by its policy's identity and bounds each entry's life; that bound
+ * is how long a revoked signature can still pass). atv_vfy_image_run consults
+ * it only live (no offline evidence), with no sig_digest, once the policy's
+ * scope asks for a signature: the subject's tag is resolved first (on every
+ * run: a moved tag is another digest), then get(name, digest) may answer;
+ * after a miss, a verdict that is not transient is given to put. Both are
+ * called on the verifying thread and must be thread-safe; get returns 1 with
+ * *out filled on a hit, else 0 and leaves *out alone. */
+struct atv_vfy_vcache {
+    void *ctx;
+    int (*get)(void *ctx, const char *name, const char *digest, struct atv_vfy_image *out);
+    void (*put)(void *ctx, const char *name, const char *digest, const struct atv_vfy_image *v);
+};
 struct atv_vfy_request {
     const char *subject;          /* image reference with a digest or a tag */
     const char *sig_digest;       /* the signature manifest (referenceDesc.digest) */
@@ -291,6 +306,9 @@ struct atv_vfy_request {
     uint64_t deadline_ms;
     /* borrow, or NULL: the run loads the policy from params itself */
     const struct atv_policy *policy;
+    /* NULL, or a verdict cache the caller owns (the server's): see
+     * struct atv_vfy_vcache below */
+    const struct atv_vfy_vcache *vcache;
     /* evidence collection (bundle export with no trust configured): every
      * signer is followed as if trusted, so that a bundle holds what any
      * verifier's policy will need. An artifact's success then means only
@@ -405,6 +423,7 @@ struct atv_vfy_image {
     int rollback_guard_off;      /* the cache could not be used (or is disabled) */
     int64_t evidence_time;       /* offline: the oldest evidence used (unix s), 0 */
     char evidence_at[32];
+    int from_cache;              /* answered by req->vcache (not part of the verdict's JSON) */
 };
 /* Decides for req->subject (req->sig_digest optional: see 3 above). Never
  * fails: *out always holds a verdict. out is large: allocate it. */
