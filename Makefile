@@ -5,7 +5,8 @@
 #   make demo       install deps, build, verify the committed sample proof
 #   make install    PREFIX=/usr/local DESTDIR=
 #
-# Sanitizer builds live in build/san (make SAN=1 BUILD=build/san ...).
+# Sanitizer builds live in build/san (make SAN=1 BUILD=build/san ...) and
+# build/tsan (make TSAN=1 BUILD=build/tsan ..., ThreadSanitizer, for the server).
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -45,9 +46,19 @@ WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-pr
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDHARDEN := -pie -Wl,-z,relro,-z,now,-z,noexecstack
 
+ifeq ($(SAN)$(TSAN),11)
+$(error SAN=1 and TSAN=1 do not mix: ASan and TSan cannot share a process)
+endif
 ifeq ($(SAN),1)
 OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDSAN := -fsanitize=address,undefined
+HARDEN := -fPIE
+else ifeq ($(TSAN),1)
+# ThreadSanitizer for the server's threads (check-tsan); no ASan, which cannot
+# share a process with it. As for SAN: no _FORTIFY_SOURCE or stack protector
+# in the way of the instrumentation.
+OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+LDSAN := -fsanitize=thread
 HARDEN := -fPIE
 else
 OPT := -O2 -g
@@ -65,7 +76,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard $(foreach m,$(MODULES),$(m)/tests/test_*.c))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 
-.PHONY: lint all deps check check-unit check-san check-valgrind check-cli check-fixtures demo install clean headers tests
+.PHONY: lint all deps check check-unit check-san check-tsan check-valgrind check-cli check-fixtures demo install clean headers tests
 all: $(BUILD)/atproto $(BUILD)/atcr-verify
 
 deps:
@@ -105,7 +116,8 @@ headers:
 	done; echo "headers: each compiles alone"
 
 # The whole suite: lint, plain build (unit and CLI tests), the regeneration
-# check of the fixtures, then ASan+UBSan (unit and CLI tests), then valgrind,
+# check of the fixtures, then ASan+UBSan (unit and CLI tests), then TSan (the
+# server suites), then valgrind (unit tests, samples, a short server run),
 # then the fuzz corpora replayed as regression tests (plain and valgrind) and
 # a short libFuzzer run of every target (fuzz.mk).
 check: deps
@@ -115,6 +127,7 @@ check: deps
 	$(MAKE) check-cli
 	$(MAKE) check-fixtures
 	$(MAKE) check-san
+	$(MAKE) check-tsan
 	$(MAKE) check-valgrind
 	$(MAKE) fuzz-smoke
 	$(MAKE) check-fuzz-replay
@@ -129,12 +142,34 @@ check-san:
 	$(MAKE) SAN=1 BUILD=build/san all tests
 	$(SAN_ENV) $(MAKE) SAN=1 BUILD=build/san check-unit check-cli
 
+# The server's threads under ThreadSanitizer: atcr-verify built with
+# -fsanitize=thread, then the server suites against it (SERVER_SUITES: append
+# new ones). The suites read the server's stderr for its ports and would pass
+# over a report printed there, so every report goes to a file instead
+# (log_path; halt_on_error also ends the process at the first one, exit 66):
+# any file there fails the step, whatever the suites said, and is printed.
+# scripts/tsan.supp holds suppressions for reports entirely inside uninstrumented
+# libraries, one comment each.
+SERVER_SUITES := integration/serve.bats
+TSAN_REPORTS := build/tsan/reports
+TSAN_ENV := TSAN_OPTIONS='halt_on_error=1:second_deadlock_stack=1:exitcode=66:log_path=$(abspath $(TSAN_REPORTS))/tsan:suppressions=$(abspath scripts/tsan.supp)'
+check-tsan:
+	$(MAKE) TSAN=1 BUILD=build/tsan build/tsan/atcr-verify
+	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
+	@rc=0; $(TSAN_ENV) ATV_BUILD=build/tsan ATV_SHARED=$(SHARED) \
+	  prove -e 'bats --tap' $(SERVER_SUITES) || rc=$$?; \
+	  if [ -n "$$(ls -A $(TSAN_REPORTS))" ]; then \
+	    echo "check-tsan: ThreadSanitizer reports ($(TSAN_REPORTS)):" >&2; \
+	    cat $(TSAN_REPORTS)/* >&2; exit 1; fi; \
+	  echo "check-tsan: no ThreadSanitizer reports"; exit $$rc
+
 # Leak-freedom on error paths is part of the contract: every unit test under
 # valgrind, then every sample request through the plugin and atcr-verify's
-# main paths against the fixture stack.
+# main paths against the fixture stack, then a short run of the server (some
+# fifty requests, then SIGTERM).
 check-valgrind: $(TEST_BIN) all
 	ATV_SHARED=$(SHARED) prove -e 'valgrind -q --error-exitcode=42 --leak-check=full --errors-for-leak-kinds=all' $(TEST_BIN)
-	prove -e sh integration/ratify/valgrind-samples.sh :: $(BUILD)
+	prove -e sh integration/ratify/valgrind-samples.sh integration/serve-valgrind.sh :: $(BUILD)
 
 check-cli: all
 	ATV_BUILD=$(BUILD) ATV_SHARED=$(SHARED) prove -e 'bats --tap' integration/*.bats

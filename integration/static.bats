@@ -5,9 +5,13 @@
 # /.ratify/plugins/atproto, /etc/ssl/certs/ca-certificates.crt, /etc/passwd,
 # /etc/group, /tmp, /home/nonroot; no libc, no shell, no /etc/hosts, no
 # /etc/resolv.conf), as uid 65532, with env -i (HOME unset), cwd /.
+# The static atcr-verify (build/static/atcr-verify) the same way, where
+# Dockerfile.server puts it (/usr/local/bin/atcr-verify), serving from its own
+# empty root with a certificate and key where a mounted secret would be.
 #
 # Needs root for chroot (CI and the dev box are root); skipped otherwise.
-# ATV_STATIC_BIN=path uses a prebuilt binary instead of running `make static`.
+# ATV_STATIC_BIN=path and ATV_STATIC_CLI=path use prebuilt binaries (the plugin,
+# atcr-verify) instead of running `make static`.
 
 bats_require_minimum_version 1.5.0
 
@@ -19,7 +23,7 @@ setup_file() {
     [ "$(id -u)" = 0 ] || skip "chroot needs root"
     CHROOT=$(command -v chroot) || skip "no chroot"
     export CHROOT # absolute: env -i clears PATH
-    if [ -z "${ATV_STATIC_BIN:-}" ]; then
+    if [ -z "${ATV_STATIC_BIN:-}" ] || [ -z "${ATV_STATIC_CLI:-}" ]; then
         # Idempotent: seconds when the dependency cache and the objects exist.
         make --no-print-directory static >"$BATS_FILE_TMPDIR/make-static.log" 2>&1 || {
             tail -n 40 "$BATS_FILE_TMPDIR/make-static.log" >&3
@@ -27,18 +31,48 @@ setup_file() {
         }
     fi
     export STATIC_BIN="${ATV_STATIC_BIN:-build/static/atproto}"
+    export STATIC_CLI="${ATV_STATIC_CLI:-build/static/atcr-verify}"
     export ROOT="$BATS_FILE_TMPDIR/root"
     make_root "$ROOT" /etc/ssl/certs/ca-certificates.crt
+    export SROOT="$BATS_FILE_TMPDIR/root-server"
+    make_server_root "$SROOT" /etc/ssl/certs/ca-certificates.crt
 }
 
-# make_root DIR CA_BUNDLE: the distroless-like tree.
+# make_root DIR CA_BUNDLE: the distroless-like tree with the plugin (Dockerfile.ratify).
 make_root() {
-    r=$1
-    rm -rf "$r"
-    mkdir -p "$r/.ratify/plugins" "$r/etc/ssl/certs" "$r/tmp" "$r/home/nonroot"
-    chmod 1777 "$r/tmp"
-    chown 65532:65532 "$r/home/nonroot" "$r/.ratify/plugins"
+    local r=$1
+    make_base_root "$r" "$2"
+    mkdir -p "$r/.ratify/plugins"
+    chown 65532:65532 "$r/.ratify/plugins"
     install -m 0755 -o 65532 -g 65532 "$STATIC_BIN" "$r/.ratify/plugins/atproto"
+}
+
+# make_server_root DIR CA_BUNDLE: the same tree with atcr-verify where
+# Dockerfile.server copies it (root-owned, 0755), and a throwaway self-signed
+# certificate for 127.0.0.1 with its key where a Kubernetes TLS Secret would be
+# mounted (/etc/atcr-verify/tls/tls.crt, tls.key); the certificate is also
+# $1.cert.pem outside the root, for curl.
+make_server_root() {
+    local r=$1
+    make_base_root "$r" "$2"
+    mkdir -p "$r/usr/local/bin" "$r/etc/atcr-verify/tls"
+    install -m 0755 -o 0 -g 0 "$STATIC_CLI" "$r/usr/local/bin/atcr-verify"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$r/etc/atcr-verify/tls/tls.key" -out "$r/etc/atcr-verify/tls/tls.crt" 2>/dev/null
+    chown 65532:65532 "$r/etc/atcr-verify/tls/tls.key"
+    chmod 0400 "$r/etc/atcr-verify/tls/tls.key"
+    chmod 0444 "$r/etc/atcr-verify/tls/tls.crt"
+    cp "$r/etc/atcr-verify/tls/tls.crt" "$r.cert.pem"
+}
+
+# make_base_root DIR CA_BUNDLE: what gcr.io/distroless/static:nonroot holds.
+make_base_root() {
+    local r=$1
+    rm -rf "$r"
+    mkdir -p "$r/etc/ssl/certs" "$r/tmp" "$r/home/nonroot"
+    chmod 1777 "$r/tmp"
+    chown 65532:65532 "$r/home/nonroot"
     install -m 0644 "$2" "$r/etc/ssl/certs/ca-certificates.crt"
     # distroless/static's own /etc/passwd and /etc/group
     printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' \
@@ -117,6 +151,121 @@ one_verdict() {
     in_root_args --version
     [ "$status" -eq 0 ]
     [[ "$output" == "atproto "* ]]
+}
+
+@test "static: atcr-verify has no program interpreter, no NEEDED; the plugin has no libevent" {
+    run file -L "$STATIC_CLI"
+    echo "$output"
+    [[ "$output" == *"statically linked"* || "$output" == *"static-pie linked"* ]]
+    run readelf -lW "$STATIC_CLI"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"program interpreter"* ]]
+    [[ "$output" != *"INTERP"* ]]
+    run readelf -dW "$STATIC_CLI"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"(NEEDED)"* ]]
+    run ldd "$STATIC_CLI"
+    [[ "$output" == *"statically linked"* || "$output" == *"not a dynamic executable"* ]]
+    strings "$STATIC_CLI" | grep -qx /etc/ssl/certs/ca-certificates.crt
+    # the server is inside atcr-verify (evhttp, bufferevent_openssl) ...
+    nm "$STATIC_CLI" | grep -q ' T evhttp_new$'
+    nm "$STATIC_CLI" | grep -q ' T bufferevent_openssl_socket_new$'
+    # ... and not in the plugin, which never serves
+    run sh -c "nm '$STATIC_BIN' | grep -E ' [TtDdBb] (event_|evhttp_|evbuffer_|bufferevent_|atv_srv_)'"
+    [ "$status" -eq 1 ]
+}
+
+# in_server_root ARGS...: atcr-verify ARGS in the server's empty root, as uid 65532, env -i.
+in_server_root() {
+    run --separate-stderr timeout "$RUN_LIMIT" env -i \
+        "$CHROOT" --userspec=65532:65532 "$SROOT" /usr/local/bin/atcr-verify "$@" </dev/null
+}
+
+@test "static: atcr-verify --help and serve --help run in the empty root as uid 65532" {
+    n=$(find "$SROOT" -type f | wc -l)
+    [ "$n" -eq 6 ] # the binary, the CA bundle, passwd, group, tls.crt, tls.key
+    [ ! -e "$SROOT/bin" ] && [ ! -e "$SROOT/lib" ] && [ ! -e "$SROOT/lib64" ]
+    [ ! -e "$SROOT/usr/lib" ] && [ ! -e "$SROOT/etc/hosts" ] && [ ! -e "$SROOT/etc/resolv.conf" ]
+    in_server_root --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"usage: atcr-verify IMAGE"* ]]
+    in_server_root serve --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"--listen ADDR:PORT"* ]]
+    in_server_root --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == "atcr-verify "* ]]
+}
+
+# start_server ARGS...: `atcr-verify serve` in the server root (as Dockerfile.server's
+# ENTRYPOINT runs it, as uid 65532, env -i) on 127.0.0.1 port 0, health too, with
+# the mounted certificate; sets SRV_PID, PORT and HPORT. Waits 10 s at most.
+start_server() {
+    d=$BATS_TEST_TMPDIR
+    timeout 120 env -i "$CHROOT" --userspec=65532:65532 "$SROOT" \
+        /usr/local/bin/atcr-verify serve --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
+        --tls-cert /etc/atcr-verify/tls/tls.crt --tls-key /etc/atcr-verify/tls/tls.key "$@" \
+        </dev/null >"$d/serve.out" 2>"$d/serve.log" 3>&- &
+    SRV_PID=$!
+    for _ in $(seq 1 200); do
+        grep -q 'listening on' "$d/serve.log" 2>/dev/null && break
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    PORT=$(sed -n 's/.*listening on https:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$d/serve.log")
+    HPORT=$(sed -n 's/.*health on http:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$d/serve.log")
+    [ -n "$PORT" ] && [ -n "$HPORT" ] || { cat "$d/serve.log"; return 1; }
+}
+
+# stop_server: SIGTERM (timeout passes it on to atcr-verify), 5 s, then SIGKILL.
+# Sets SRV_RC to the exit status.
+stop_server() {
+    SRV_RC=""
+    [ -n "${SRV_PID:-}" ] || return 0
+    kill -TERM "$SRV_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$SRV_PID" 2>/dev/null || true
+    SRV_RC=0
+    wait "$SRV_PID" 2>/dev/null || SRV_RC=$?
+    SRV_PID=""
+}
+
+# scurl PATH | hcurl PATH: the HTTPS and the health listener; the body, then the
+# status on the last line.
+scurl() {
+    curl -sS --max-time 10 --cacert "$SROOT.cert.pem" -w '\n%{http_code}' "https://127.0.0.1:$PORT$1"
+}
+hcurl() {
+    curl -sS --max-time 5 -w '\n%{http_code}' "http://127.0.0.1:$HPORT$1"
+}
+
+@test "static: atcr-verify serve in the empty root answers /healthz, /verify over TLS; SIGTERM exits 0" {
+    ALICE=$(jq -r .accounts.alice.did "$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json")
+    start_server --trusted-did "$ALICE" --lame-duck 0 --workers 2
+    grep -q ', 2 workers' "$BATS_TEST_TMPDIR/serve.log"
+    r=$(hcurl /healthz)
+    [ "$(tail -n 1 <<<"$r")" = 200 ]
+    r=$(hcurl /readyz)
+    [ "$(tail -n 1 <<<"$r")" = 200 ]
+    # TLS from the static OpenSSL, and a verification that fails closed: nothing
+    # listens on 127.0.0.1:1, so libcurl really tried and was refused (transient: 503)
+    r=$(scurl "/verify?image=127.0.0.1:1/atv/app:good")
+    echo "$r"
+    [ "$(tail -n 1 <<<"$r")" = 503 ]
+    sed '$d' <<<"$r" | jq -e '.allowed == false and .transient == true and
+        .reason == "REGISTRY_ERROR" and (.message | contains("connection refused"))'
+    r=$(hcurl /metrics)
+    [ "$(tail -n 1 <<<"$r")" = 200 ]
+    grep -q '^atcr_verify_requests_total{path="/verify",code="503"} 1$' <<<"$r"
+    stop_server
+    cat "$BATS_TEST_TMPDIR/serve.log"
+    [ "$SRV_RC" -eq 0 ]
+    grep -q 'stopped' "$BATS_TEST_TMPDIR/serve.log"
+    # nothing on stdout: diagnostics go to stderr
+    [ ! -s "$BATS_TEST_TMPDIR/serve.out" ]
 }
 
 @test "static: missing RATIFY_VERIFIER_COMMAND is a protocol error: exit 1, code 4" {
@@ -294,6 +443,7 @@ fixture_down() {
 }
 
 teardown() {
+    stop_server
     stop_tls_server
     fixture_down
 }
@@ -361,8 +511,34 @@ run_sample() {
     [ -z "$bad" ]
 }
 
-@test "static: Dockerfile.ratify builds with exactly the commands make static runs" {
-    df=Dockerfile.ratify
+@test "static: atcr-verify serve in the empty root verifies against the loopback fixture" {
+    fixture_up
+    fx="$BATS_TEST_DIRNAME/../testdata/ratify/fixture/fixture.json"
+    start_server --trusted-did "$(jq -r .accounts.alice.did "$fx")" --lame-duck 0 \
+        --plc "$PLC" --allow-loopback-http --insecure-http --no-verify-handle --cache-dir /tmp/cache
+    r=$(scurl "/verify?image=$REGISTRY/atv/app:good")
+    echo "$r"
+    [ "$(tail -n 1 <<<"$r")" = 200 ]
+    sed '$d' <<<"$r" | jq -e '.allowed == true and .reason == "OK"'
+    r=$(scurl "/verify?image=$REGISTRY/atv/app:revoked")
+    echo "$r"
+    [ "$(tail -n 1 <<<"$r")" = 403 ]
+    sed '$d' <<<"$r" | jq -e '.allowed == false and .reason == "RECORD_NOT_FOUND"'
+    r=$(scurl "/verify?image=$REGISTRY/atv/app:bob")
+    echo "$r"
+    [ "$(tail -n 1 <<<"$r")" = 403 ]
+    sed '$d' <<<"$r" | jq -e '.allowed == false and .reason == "UNTRUSTED_SIGNER"'
+    # the DID cache went where Dockerfile.server says (an emptyDir on /tmp)
+    [ -d "$SROOT/tmp/cache" ] && [ "$(stat -c %u "$SROOT/tmp/cache")" = 65532 ]
+    stop_server
+    [ "$SRV_RC" -eq 0 ]
+}
+
+# build_stage_is_make_static DOCKERFILE: its build stage runs exactly what
+# `make static` runs, on the sources the Makefile compiles, and nothing else of
+# the file RUNs (a distroless final stage has no shell anyway).
+build_stage_is_make_static() {
+    df=$1
     [ -f "$df" ]
     # build stage: Debian 12, and its RUN lines are these three, in this order
     grep -Eq '^FROM debian:(12|bookworm)([@-][^ ]*)? AS build$' "$df"
@@ -384,7 +560,39 @@ run_sample() {
     grep -Fxq 'COPY Makefile static.mk ./' "$df"
     run grep -Eq '^COPY (\.|build)' "$df"
     [ "$status" -eq 1 ]
+}
+
+# build_stage DOCKERFILE: the build stage's instructions, comments and blank lines dropped.
+build_stage() {
+    sed -n '/^FROM .* AS build$/,/^FROM /p' "$1" | sed '$d' | grep -Ev '^(#|[[:space:]]*$)'
+}
+
+@test "static: Dockerfile.ratify builds with exactly the commands make static runs" {
+    df=Dockerfile.ratify
+    build_stage_is_make_static "$df"
     # final stage: Ratify v1.4.0 with the plugin where Ratify looks for it
     grep -Fxq 'FROM ghcr.io/ratify-project/ratify:v1.4.0' "$df"
     grep -Fxq 'COPY --from=build --chown=65532:65532 --chmod=0755 /src/build/static/atproto /.ratify/plugins/atproto' "$df"
+}
+
+@test "static: Dockerfile.server builds with exactly the commands make static runs" {
+    df=Dockerfile.server
+    build_stage_is_make_static "$df"
+    # the very build stage Dockerfile.ratify has, instruction for instruction
+    diff <(build_stage Dockerfile.ratify) <(build_stage "$df")
+    [ "$(build_stage "$df" | wc -l)" -ge 14 ]
+    # final stage: distroless/static:nonroot, the static atcr-verify, serve as the entrypoint
+    run sh -c "grep '^FROM ' $df"
+    [ "${#lines[@]}" -eq 2 ]
+    [ "${lines[1]}" = "FROM gcr.io/distroless/static:nonroot" ]
+    grep -Fxq 'COPY --from=build --chown=0:0 --chmod=0755 /src/build/static/atcr-verify /usr/local/bin/atcr-verify' "$df"
+    grep -Fxq 'USER 65532:65532' "$df"
+    grep -Fxq 'EXPOSE 8443 8080' "$df"
+    grep -Fxq 'ENTRYPOINT ["/usr/local/bin/atcr-verify", "serve"]' "$df"
+    # the documented run command uses flags serve has, and the ports it exposes
+    for f in --listen --health-listen --tls-cert --tls-key --trusted-did; do
+        grep -q "^#.* $f " "$df"
+        grep -q -- "$f" cli/serve.c
+    done
+    grep -q '^#.*--listen :8443 --health-listen :8080' "$df"
 }
