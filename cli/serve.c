@@ -55,7 +55,7 @@ static const char usage_serve[] =
     "(a bad certificate, key or policy; an address that cannot be bound).\n";
 
 enum { OPT_LISTEN = CLI_EXTRA_OPT_BASE, OPT_CERT, OPT_KEY, OPT_HEALTH, OPT_WORKERS, OPT_LAME,
-       OPT_CA, OPT_TTL };
+       OPT_CA, OPT_TTL, OPT_MUTATE_TIMEOUT };
 
 static const struct option serve_opts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -66,6 +66,7 @@ static const struct option serve_opts[] = {
     {"lame-duck", required_argument, NULL, OPT_LAME},
     {"client-ca", required_argument, NULL, OPT_CA},
     {"verdict-ttl", required_argument, NULL, OPT_TTL},
+    {"mutate-timeout", required_argument, NULL, OPT_MUTATE_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -123,6 +124,12 @@ static int apply(void *ctx, int c, const char *arg, FILE *errs)
         return 1;
     case OPT_CA:
         a->cfg.client_ca = arg;
+        return 1;
+    case OPT_MUTATE_TIMEOUT:
+        if (!parse_uint(arg, 1, 60000, &a->cfg.mutate_timeout_ms)) {
+            fprintf(errs, "atcr-verify serve: --mutate-timeout: 1..60000 ms, got %s\n", arg);
+            return 0;
+        }
         return 1;
     case OPT_TTL:
         if (!parse_uint(arg, 0, ATV_SRV_MAX_VERDICT_TTL_S, &a->cfg.verdict_ttl_s)) {

@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const path_names[SRV_P_COUNT] = {"/verify", "/healthz", "/readyz", "/metrics",
-                                                    "other"};
+static const char *const path_names[SRV_P_COUNT] = {
+    "/verify", "/gatekeeper/verify", "/gatekeeper/mutate", "/k8s/validate", "/k8s/mutate",
+    "/healthz", "/readyz", "/metrics", "other"};
 static const int codes[SRV_CODES] = {200, 400, 403, 404, 405, 408, 413, 415, 500, 501, 503, 0};
 static const char *const upstream_names[SRV_UP_COUNT] = {"registry", "identity", "pds",
                                                          "timeout", "other"};
@@ -48,6 +49,8 @@ void srv_metrics_init(struct srv_metrics *m)
     }
     atomic_init(&m->slow_cut, 0);
     atomic_init(&m->conns_refused_tls, 0);
+    atomic_init(&m->over_budget, 0);
+    atomic_init(&m->client_cert_refused, 0);
     for (i = 0; i < SRV_RL_COUNT; i++) {
         atomic_init(&m->reload_ok[i], 0);
         atomic_init(&m->reload_failed[i], 0);
@@ -275,8 +278,17 @@ char *srv_metrics_render(struct srv_metrics *m, const struct srv_gauges *g)
         "# HELP atcr_verify_tls_setup_failed_total Connections closed because TLS could not be "
         "set up.\n"
         "# TYPE atcr_verify_tls_setup_failed_total counter\n"
-        "atcr_verify_tls_setup_failed_total %lu\n",
+        "atcr_verify_tls_setup_failed_total %lu\n"
+        "# HELP atcr_verify_over_budget_total Connections cut because requests in progress held "
+        "too much memory.\n"
+        "# TYPE atcr_verify_over_budget_total counter\n"
+        "atcr_verify_over_budget_total %lu\n"
+        "# HELP atcr_verify_client_cert_refused_total Gatekeeper requests refused for want of a "
+        "verified client certificate.\n"
+        "# TYPE atcr_verify_client_cert_refused_total counter\n"
+        "atcr_verify_client_cert_refused_total %lu\n",
         g->connections, g->max_connections, atomic_load(&m->slow_cut),
-        atomic_load(&m->conns_refused_tls));
+        atomic_load(&m->conns_refused_tls), atomic_load(&m->over_budget),
+        atomic_load(&m->client_cert_refused));
     return t.p;
 }

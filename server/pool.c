@@ -31,16 +31,7 @@ struct srv_pool {
 
 struct srv_job *srv_job_new(void)
 {
-    struct srv_job *j = calloc(1, sizeof *j);
-    if (j == NULL) {
-        return NULL;
-    }
-    j->verdict = calloc(1, sizeof *j->verdict);
-    if (j->verdict == NULL) {
-        free(j);
-        return NULL;
-    }
-    return j;
+    return calloc(1, sizeof(struct srv_job));
 }
 
 void srv_job_free(struct srv_job *j)
@@ -58,6 +49,10 @@ static void run_job(const struct srv_pool_cfg *c, struct srv_job *j)
     if (atv_vfy_clock_ms() >= j->deadline_ms) {
         /* waited in the queue past its deadline: an answer now is late anyway */
         j->expired = 1;
+        return;
+    }
+    j->verdict = malloc(sizeof *j->verdict); /* atv_vfy_image_run fills all of it */
+    if (j->verdict == NULL) {
         return;
     }
     memset(&rq, 0, sizeof rq);
@@ -177,11 +172,11 @@ int srv_pool_fd(const struct srv_pool *p)
     return p->wake[0];
 }
 
-int srv_pool_submit(struct srv_pool *p, struct srv_job *j)
+int srv_pool_submit(struct srv_pool *p, struct srv_job *j, size_t extra)
 {
     int ok = 0;
     (void)pthread_mutex_lock(&p->mu);
-    if (!p->stop && p->queued < p->cfg.queue_cap) {
+    if (!p->stop && p->queued < p->cfg.queue_cap + extra) {
         j->next = NULL;
         if (p->tail != NULL) {
             p->tail->next = j;
@@ -195,6 +190,30 @@ int srv_pool_submit(struct srv_pool *p, struct srv_job *j)
     }
     (void)pthread_mutex_unlock(&p->mu);
     return ok;
+}
+
+struct srv_job *srv_pool_expire(struct srv_pool *p, uint64_t now_ms)
+{
+    struct srv_job *out = NULL, **tail = &out, **pp, *last = NULL;
+    (void)pthread_mutex_lock(&p->mu);
+    pp = &p->head;
+    while (*pp != NULL) {
+        struct srv_job *j = *pp;
+        if (j->deadline_ms <= now_ms) {
+            *pp = j->next;
+            p->queued--;
+            j->expired = 1;
+            j->next = NULL;
+            *tail = j;
+            tail = &j->next;
+        } else {
+            last = j;
+            pp = &j->next;
+        }
+    }
+    p->tail = last;
+    (void)pthread_mutex_unlock(&p->mu);
+    return out;
 }
 
 struct srv_job *srv_pool_take_done(struct srv_pool *p)

@@ -78,7 +78,9 @@ struct srv_conn {
     struct bufferevent *bev;
     struct srv_conn *prev, *next;
     uint64_t deadline_ms; /* the whole-request limit; 0: none running */
+    size_t req_bytes;     /* bytes received for the request in progress (s->buffered) */
     int busy;             /* a request of this connection is being answered */
+    int cut;              /* shut down by us: evhttp frees it on the next read */
 };
 
 struct atv_srv {
@@ -102,6 +104,7 @@ struct atv_srv {
     uint64_t next_poll_ms;
     struct fsig sig_cert, sig_key, sig_ca, sig_policy;
     struct srv_conn *conns;         /* open TLS connections */
+    size_t buffered;                /* bytes of requests in progress, all connections */
     long n_conns;
     unsigned max_conns;
     int listener_paused;
@@ -118,6 +121,7 @@ void atv_srv_config_init(struct atv_srv_config *c)
     memset(c, 0, sizeof *c);
     c->workers = ATV_SRV_DEFAULT_WORKERS;
     c->lame_duck_ms = ATV_SRV_DEFAULT_LAME_DUCK_MS;
+    c->mutate_timeout_ms = ATV_SRV_DEFAULT_MUTATE_TIMEOUT_MS;
     c->verdict_ttl_s = ATV_SRV_DEFAULT_VERDICT_TTL_S;
 }
 
@@ -183,6 +187,18 @@ static enum srv_path path_of(const char *path)
     if (strcmp(path, "/verify") == 0) {
         return SRV_P_VERIFY;
     }
+    if (strcmp(path, "/gatekeeper/verify") == 0) {
+        return SRV_P_GK_VERIFY;
+    }
+    if (strcmp(path, "/gatekeeper/mutate") == 0) {
+        return SRV_P_GK_MUTATE;
+    }
+    if (strcmp(path, "/k8s/validate") == 0 || strcmp(path, "/validate") == 0) {
+        return SRV_P_K8S_VALIDATE;
+    }
+    if (strcmp(path, "/k8s/mutate") == 0) {
+        return SRV_P_K8S_MUTATE;
+    }
     if (strcmp(path, "/healthz") == 0) {
         return SRV_P_HEALTHZ;
     }
@@ -238,9 +254,8 @@ static void conn_arm(struct srv_conn *c)
     }
 }
 
-/* Sends body (may be NULL: empty) with content_type, counts it. */
-static void reply(struct atv_srv *s, struct evhttp_request *req, enum srv_path path, int code,
-                  const char *content_type, const char *body)
+void srv_reply(struct atv_srv *s, struct evhttp_request *req, enum srv_path path, int code,
+               const char *content_type, const char *body)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     struct evbuffer *b = evbuffer_new();
@@ -262,6 +277,8 @@ static void reply(struct atv_srv *s, struct evhttp_request *req, enum srv_path p
     if (c != NULL) {
         /* the next request's clock starts with its first byte, or now if it
          * already began arriving while this one was answered */
+        s->buffered -= c->req_bytes;
+        c->req_bytes = 0;
         c->busy = 0;
         c->deadline_ms = 0;
         if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
@@ -275,7 +292,7 @@ static void reply_error(struct atv_srv *s, struct evhttp_request *req, enum srv_
 {
     json_t *o = json_pack("{s:s}", "error", msg);
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    reply(s, req, path, code, "application/json", text != NULL ? text : "{}");
+    srv_reply(s, req, path, code, "application/json", text != NULL ? text : "{}");
     free(text);
     json_decref(o);
 }
@@ -456,39 +473,55 @@ static void policy_unref(struct srv_policy *p)
     }
 }
 
-/* The singleflight key: the policy's generation and the reference as
- * normalised for policy scopes (one image, one spelling), its digest or tag
- * kept. A reference that does not parse keys as written (it is refused
- * anyway). */
-static void flight_key(const struct atv_srv *s, const char *image, char key[SRV_KEY_MAX])
+/* The singleflight key: the deadline class, the policy's generation and the
+ * reference as normalised for policy scopes (one image, one spelling), its
+ * digest or tag kept. A reference that does not parse keys as written (it
+ * is refused anyway). */
+static void flight_key(const struct atv_srv *s, const char *image, char cls, char key[SRV_KEY_MAX])
 {
     struct atv_ref_image img;
     struct atv_err err;
     atv_err_clear(&err);
     if (atv_ref_image_parse(image, s->cfg.store->use_http, &img, &err) == ATV_OK) {
         if (img.digest[0] != '\0') {
-            (void)snprintf(key, SRV_KEY_MAX, "%llu %s@%s", (unsigned long long)s->pol->gen,
+            (void)snprintf(key, SRV_KEY_MAX, "%c%llu %s@%s", cls, (unsigned long long)s->pol->gen,
                            img.name, img.digest);
         } else {
-            (void)snprintf(key, SRV_KEY_MAX, "%llu %s:%s", (unsigned long long)s->pol->gen,
+            (void)snprintf(key, SRV_KEY_MAX, "%c%llu %s:%s", cls, (unsigned long long)s->pol->gen,
                            img.name, img.tag);
         }
     } else {
-        (void)snprintf(key, SRV_KEY_MAX, "%llu ?%s", (unsigned long long)s->pol->gen, image);
+        (void)snprintf(key, SRV_KEY_MAX, "%c%llu ?%s", cls, (unsigned long long)s->pol->gen, image);
     }
 }
 
-/* w waits for image's verdict: on a job in flight for the same key, else on
- * a new one. 1 when queued; 0 when the pool's queue is full or memory ran
- * out (the caller answers 503 at once and still owns w). */
-static int srv_submit(struct atv_srv *s, const char *image, struct srv_wait *w, int64_t now,
-                      uint64_t start_ms)
+int srv_image_ok(const struct atv_srv *s, const char *image, char *msg, size_t cap)
+{
+    struct atv_ref_image img;
+    struct atv_err err;
+    atv_err_clear(&err);
+    if (strlen(image) > ATV_SRV_MAX_IMAGE) {
+        (void)snprintf(msg, cap, "not an image reference: over %u bytes", ATV_SRV_MAX_IMAGE);
+        return 0;
+    }
+    if (atv_ref_image_parse(image, s->cfg.store->use_http, &img, &err) != ATV_OK) {
+        (void)snprintf(msg, cap, "not an image reference: %s", err.msg);
+        return 0;
+    }
+    return 1;
+}
+
+int srv_submit(struct atv_srv *s, const char *image, struct srv_wait *w, int64_t now,
+               uint64_t start_ms, uint64_t deadline_ms, char cls, size_t extra)
 {
     char key[SRV_KEY_MAX];
     struct srv_job *j;
 
     w->next = NULL;
-    flight_key(s, image, key);
+    if (strlen(image) > ATV_SRV_MAX_IMAGE) {
+        return 0;
+    }
+    flight_key(s, image, cls, key);
     for (j = s->flights; j != NULL; j = j->fnext) {
         if (strcmp(j->key, key) == 0) {
             j->wlast->next = w;
@@ -506,12 +539,12 @@ static int srv_submit(struct atv_srv *s, const char *image, struct srv_wait *w, 
     (void)snprintf(j->image, sizeof j->image, "%s", image);
     j->now = now;
     j->start_ms = start_ms;
-    j->deadline_ms = start_ms + s->cfg.params->timeout_ms;
+    j->deadline_ms = deadline_ms;
     j->pol = policy_ref(s->pol);
     srv_job_use_cache(j, s->cache, s->pol->gen, &s->m);
     j->waiters = j->wlast = w;
     j->n_waiters = 1;
-    if (!srv_pool_submit(s->pool, j)) {
+    if (!srv_pool_submit(s->pool, j, extra)) {
         atomic_fetch_add(&s->m.queue_full, 1);
         policy_unref(j->pol);
         srv_job_free(j);
@@ -522,17 +555,37 @@ static int srv_submit(struct atv_srv *s, const char *image, struct srv_wait *w, 
     return 1;
 }
 
-/* Answers (or, j NULL: releases) every waiter of j, then frees j. */
+/* Answers (answer 0: releases) every waiter of j, then frees j. */
 static void finish_job(struct atv_srv *s, struct srv_job *j, int answer)
 {
     struct srv_wait *w = j->waiters;
+    const char *busy = !answer                ? NULL
+                       : j->expired           ? "busy: the deadline passed in the queue"
+                       : j->verdict == NULL   ? "out of memory"
+                                              : NULL;
     while (w != NULL) {
         struct srv_wait *next = w->next;
-        w->done(s, w, answer ? j : NULL);
+        w->done(s, w, answer ? j->verdict : NULL, busy);
         w = next;
     }
     policy_unref(j->pol);
     srv_job_free(j);
+}
+
+/* Unlinks j from the jobs in flight, answers its waiters, frees it. */
+static void complete(struct atv_srv *s, struct srv_job *j)
+{
+    struct srv_job **pp = &s->flights;
+    while (*pp != NULL && *pp != j) {
+        pp = &(*pp)->fnext;
+    }
+    if (*pp == j) {
+        *pp = j->fnext;
+    }
+    if (j->expired) {
+        atomic_fetch_add(&s->m.deadline_in_queue, 1);
+    }
+    finish_job(s, j, 1);
 }
 
 /* The loop's side of the pool: answers every finished job. */
@@ -544,17 +597,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     (void)what;
     while (j != NULL) {
         struct srv_job *next = j->next;
-        struct srv_job **pp = &s->flights;
-        while (*pp != NULL && *pp != j) {
-            pp = &(*pp)->fnext;
-        }
-        if (*pp == j) {
-            *pp = j->fnext;
-        }
-        if (j->expired) {
-            atomic_fetch_add(&s->m.deadline_in_queue, 1);
-        }
-        finish_job(s, j, 1);
+        complete(s, j);
         j = next;
     }
 }
@@ -569,29 +612,34 @@ struct verify_wait {
     char image[ATV_SRV_MAX_IMAGE + 1];
 };
 
-static void verify_done(struct atv_srv *s, struct srv_wait *w, const struct srv_job *j)
+void srv_request_release(struct evhttp_request *req)
 {
-    struct verify_wait *v = (struct verify_wait *)(void *)w;
-    if (j == NULL) {
-        /* the server is going away: a request whose client left is ours to free */
-        if (evhttp_request_get_connection(v->req) == NULL) {
-            evhttp_request_free(v->req);
-        }
-    } else if (j->expired) {
-        reply_error(s, v->req, SRV_P_VERIFY, 503, "busy: the deadline passed in the queue");
+    if (evhttp_request_get_connection(req) == NULL) {
+        evhttp_request_free(req);
+    }
+}
+
+static void verify_done(struct atv_srv *s, struct srv_wait *w, const struct atv_vfy_image *v,
+                        const char *busy)
+{
+    struct verify_wait *x = (struct verify_wait *)(void *)w;
+    if (v == NULL && busy == NULL) {
+        srv_request_release(x->req);
+    } else if (v == NULL) {
+        reply_error(s, x->req, SRV_P_VERIFY, 503, busy);
     } else {
-        char *text = atv_vfy_image_json(j->verdict, v->image, v->now, 0);
+        char *text = atv_vfy_image_json(v, x->image, x->now, 0);
         uint64_t now = atv_vfy_clock_ms();
-        srv_metrics_verdict(&s->m, j->verdict, now > v->start_ms ? now - v->start_ms : 0);
+        srv_metrics_verdict(&s->m, v, now > x->start_ms ? now - x->start_ms : 0);
         if (text != NULL) {
-            reply(s, v->req, SRV_P_VERIFY, verdict_status(j->verdict), "application/json", text);
+            srv_reply(s, x->req, SRV_P_VERIFY, verdict_status(v), "application/json", text);
         } else {
-            reply_error(s, v->req, SRV_P_VERIFY, 503, "out of memory");
+            reply_error(s, x->req, SRV_P_VERIFY, 503, "out of memory");
         }
         free(text);
     }
     atomic_fetch_sub(&s->m.in_flight, 1);
-    free(v);
+    free(x);
 }
 
 static void handle_verify(struct atv_srv *s, struct evhttp_request *req)
@@ -623,7 +671,8 @@ static void handle_verify(struct atv_srv *s, struct evhttp_request *req)
     v->req = req;
     v->now = (int64_t)time(NULL);
     v->start_ms = atv_vfy_clock_ms();
-    if (!srv_submit(s, v->image, &v->w, v->now, v->start_ms)) {
+    if (!srv_submit(s, v->image, &v->w, v->now, v->start_ms,
+                    v->start_ms + s->cfg.params->timeout_ms, 'v', 0)) {
         reply_error(s, req, SRV_P_VERIFY, 503, "busy: the verification queue is full");
         free(v);
         return;
@@ -654,11 +703,62 @@ static void on_https(struct evhttp_request *req, void *arg)
     /* the whole request is here: its limit stops until the answer is sent */
     c->busy = 1;
     c->deadline_ms = 0;
-    if (path != NULL && strcmp(path, "/verify") == 0) {
+    switch (path_of(path)) {
+    case SRV_P_VERIFY:
         handle_verify(s, req);
         return;
+    case SRV_P_GK_VERIFY:
+    case SRV_P_GK_MUTATE:
+        srv_gk_handle(s, req, path_of(path) == SRV_P_GK_MUTATE);
+        return;
+    default:
+        reply_error(s, req, SRV_P_OTHER, 404,
+                    "not found: /verify and /gatekeeper/{verify,mutate} are served here");
+        return;
     }
-    reply_error(s, req, SRV_P_OTHER, 404, "not found: /verify is served here");
+}
+
+const unsigned char *srv_body(struct evhttp_request *req, size_t *len)
+{
+    struct evbuffer *b = evhttp_request_get_input_buffer(req);
+    *len = b != NULL ? evbuffer_get_length(b) : 0;
+    return *len > 0 ? evbuffer_pullup(b, -1) : NULL;
+}
+
+int srv_is_post(struct evhttp_request *req)
+{
+    return evhttp_request_get_command(req) == EVHTTP_REQ_POST;
+}
+
+const char *srv_header(struct evhttp_request *req, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+int srv_client_verified(struct evhttp_request *req)
+{
+    struct srv_conn *c = conn_of(req);
+    SSL *ssl = c != NULL && c->bev != NULL ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+    if (ssl == NULL || c->s->cfg.client_ca == NULL) {
+        return 0;
+    }
+    /* the verify callback lets every handshake through; this is the verdict */
+    return SSL_get0_peer_certificate(ssl) != NULL && SSL_get_verify_result(ssl) == X509_V_OK;
+}
+
+const struct atv_srv_config *srv_config(const struct atv_srv *s)
+{
+    return &s->cfg;
+}
+
+struct srv_metrics *srv_metrics_of(struct atv_srv *s)
+{
+    return &s->m;
+}
+
+int srv_serving(const struct atv_srv *s)
+{
+    return s->phase == PH_SERVING;
 }
 
 /* ---- the health listener ----------------------------------------------------------- */
@@ -671,19 +771,19 @@ static void on_health(struct evhttp_request *req, void *arg)
     int ready = s->phase == PH_SERVING;
 
     if (p == SRV_P_VERIFY || p == SRV_P_OTHER) {
-        reply(s, req, SRV_P_OTHER, 404, "text/plain; charset=utf-8",
+        srv_reply(s, req, SRV_P_OTHER, 404, "text/plain; charset=utf-8",
               "not found: /healthz, /readyz, /metrics\n");
         return;
     }
     if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
         (void)evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-        reply(s, req, p, 405, "text/plain; charset=utf-8", "method: GET\n");
+        srv_reply(s, req, p, 405, "text/plain; charset=utf-8", "method: GET\n");
         return;
     }
     if (p == SRV_P_HEALTHZ) {
-        reply(s, req, p, 200, "text/plain; charset=utf-8", "ok\n");
+        srv_reply(s, req, p, 200, "text/plain; charset=utf-8", "ok\n");
     } else if (p == SRV_P_READYZ) {
-        reply(s, req, p, ready ? 200 : 503, "text/plain; charset=utf-8",
+        srv_reply(s, req, p, ready ? 200 : 503, "text/plain; charset=utf-8",
               ready ? "ready\n" : "shutting down\n");
     } else {
         struct srv_gauges g;
@@ -698,10 +798,10 @@ static void on_health(struct evhttp_request *req, void *arg)
         }
         text = srv_metrics_render(&s->m, &g);
         if (text == NULL) {
-            reply(s, req, p, 503, "text/plain; charset=utf-8", "out of memory\n");
+            srv_reply(s, req, p, 503, "text/plain; charset=utf-8", "out of memory\n");
             return;
         }
-        reply(s, req, p, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+        srv_reply(s, req, p, 200, "text/plain; version=0.0.4; charset=utf-8", text);
         free(text);
     }
 }
@@ -889,6 +989,7 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
         return;
     }
     s = c->s;
+    s->buffered -= c->req_bytes;
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {
@@ -904,12 +1005,27 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
     free(c);
 }
 
-/* Bytes of a request arrived (decrypted): its whole-request limit starts. */
+/* Bytes of a request arrived (decrypted): its whole-request limit starts,
+ * and they count against the memory every request in progress may hold
+ * together (a body is read whole before its handler sees it). */
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
+    struct srv_conn *c = arg;
+    struct atv_srv *s = c->s;
     (void)buf;
-    if (info->n_added > 0) {
-        conn_arm(arg);
+    if (info->n_added == 0) {
+        return;
+    }
+    conn_arm(c);
+    c->req_bytes += info->n_added;
+    s->buffered += info->n_added;
+    if (s->buffered > ATV_SRV_MAX_BUFFERED && c->bev != NULL) {
+        evutil_socket_t fd = bufferevent_getfd(c->bev);
+        if (fd >= 0 && !c->cut) {
+            (void)shutdown(fd, SHUT_RDWR);
+            c->cut = 1;
+            atomic_fetch_add(&s->m.over_budget, 1);
+        }
     }
 }
 
@@ -964,10 +1080,11 @@ static void sweep_conns(struct atv_srv *s, uint64_t now)
 {
     struct srv_conn *c;
     for (c = s->conns; c != NULL; c = c->next) {
-        if (c->deadline_ms != 0 && now >= c->deadline_ms && c->bev != NULL) {
+        if (c->deadline_ms != 0 && now >= c->deadline_ms && c->bev != NULL && !c->cut) {
             evutil_socket_t fd = bufferevent_getfd(c->bev);
             c->deadline_ms = 0;
             if (fd >= 0) {
+                c->cut = 1;
                 (void)shutdown(fd, SHUT_RDWR);
                 atomic_fetch_add(&s->m.slow_cut, 1);
             }
@@ -1057,9 +1174,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct atv_srv *s = arg;
     uint64_t now = atv_vfy_clock_ms();
+    struct srv_job *j;
     (void)fd;
     (void)what;
     sweep_conns(s, now);
+    /* queued jobs whose deadline passed are answered now, not when a worker frees */
+    j = srv_pool_expire(s->pool, now);
+    while (j != NULL) {
+        struct srv_job *next = j->next;
+        complete(s, j);
+        j = next;
+    }
     if (now >= s->next_poll_ms) {
         s->next_poll_ms = now + ATV_SRV_RELOAD_POLL_MS;
         poll_reload(s);
@@ -1187,6 +1312,9 @@ enum atv_status atv_srv_new(const struct atv_srv_config *c, struct atv_srv **out
     if (c->lame_duck_ms > ATV_SRV_MAX_LAME_DUCK_MS) {
         return atv_err_set(err, ATV_E_USAGE, "--lame-duck: 0..%u ms", ATV_SRV_MAX_LAME_DUCK_MS);
     }
+    if (c->mutate_timeout_ms == 0 || c->mutate_timeout_ms > 60000u) {
+        return atv_err_set(err, ATV_E_USAGE, "--mutate-timeout: 1..60000 ms");
+    }
     if (c->verdict_ttl_s > ATV_SRV_MAX_VERDICT_TTL_S) {
         return atv_err_set(err, ATV_E_USAGE, "--verdict-ttl: 0..%u s", ATV_SRV_MAX_VERDICT_TTL_S);
     }
@@ -1240,7 +1368,9 @@ enum atv_status atv_srv_new(const struct atv_srv_config *c, struct atv_srv **out
     }
     evhttp_set_bevcb(s->https, tls_bev, s);
     evhttp_set_gencb(s->https, on_https, s);
-    evhttp_set_max_body_size(s->https, ATV_SRV_MAX_VERIFY_BODY);
+    /* the largest body any path takes; each path checks its own, and
+     * ATV_SRV_MAX_BUFFERED bounds what all requests in progress hold */
+    evhttp_set_max_body_size(s->https, ATV_SRV_MAX_REVIEW_BODY);
     evhttp_set_max_headers_size(s->https, ATV_SRV_MAX_HEADERS);
     evhttp_set_timeout(s->https, ATV_SRV_IDLE_TIMEOUT_S);
     /* evhttp answers a method outside this mask with 501; these reach us (405) */

@@ -27,7 +27,10 @@
 #define ATV_SRV_DEFAULT_WORKERS 16u
 #define ATV_SRV_MAX_WORKERS 256u
 #define ATV_SRV_QUEUE_PER_WORKER 4u      /* queued (not started) verifications per worker */
-#define ATV_SRV_MAX_VERIFY_BODY 16384u   /* POST /verify body, checked on Content-Length */
+#define ATV_SRV_MAX_VERIFY_BODY 16384u   /* POST /verify body */
+#define ATV_SRV_MAX_REVIEW_BODY (3u << 20) /* an AdmissionReview; evhttp's bound for every path */
+#define ATV_SRV_MAX_BUFFERED ((size_t)256 << 20) /* bytes all requests in progress may hold */
+#define ATV_SRV_DEFAULT_MUTATE_TIMEOUT_MS 900u /* Gatekeeper's mutating webhook defaults to 1 s */
 #define ATV_SRV_MAX_HEADERS 16384u       /* request line and headers, bytes */
 #define ATV_SRV_MAX_IMAGE 1024u          /* an image reference, bytes */
 #define ATV_SRV_IDLE_TIMEOUT_S 120       /* longer than Go clients' 90 s idle reuse */
@@ -62,6 +65,7 @@ struct atv_srv_config {
     unsigned verdict_ttl_s;             /* 0..ATV_SRV_MAX_VERDICT_TTL_S, 0: no verdict cache */
     unsigned workers;                   /* 1..ATV_SRV_MAX_WORKERS */
     unsigned lame_duck_ms;              /* after SIGTERM, before the listener closes */
+    unsigned mutate_timeout_ms;         /* the mutation paths' deadline (1..60000) */
     const struct atv_vfy_params *params; /* borrow; timeout_ms is every request's deadline */
     const struct atv_vfy_store *store;  /* borrow */
     const struct atv_vfy_log *log;      /* borrow: the verifications' log lines */

@@ -19,9 +19,14 @@
 struct atv_srv;
 struct srv_job;
 struct srv_wait;
-/* Called on the loop thread once the job is finished (j->expired, or
- * j->verdict); it owns w from then on. */
-typedef void (*srv_wait_fn)(struct atv_srv *s, struct srv_wait *w, const struct srv_job *j);
+/* What a waiter gets, on the loop thread; it owns w from then on.
+ *   v != NULL: the verdict (valid during the call only);
+ *   v == NULL, busy != NULL: no verdict in time (busy says why: a full queue,
+ *     the deadline passed while queued, out of memory): answer 503 or the like;
+ *   v == NULL, busy == NULL: the server is going away: free w, answer nothing
+ *     (srv_request_release for a request whose client has left). */
+typedef void (*srv_wait_fn)(struct atv_srv *s, struct srv_wait *w, const struct atv_vfy_image *v,
+                            const char *busy);
 struct srv_wait {
     struct srv_wait *next;
     srv_wait_fn done;
@@ -59,11 +64,59 @@ struct srv_job {
     struct srv_policy *pol;        /* a counted reference */
     struct srv_vctx vctx;
     struct atv_vfy_vcache vc;      /* vc.get NULL: no verdict cache */
-    struct atv_vfy_image *verdict; /* new (srv_job_free) */
+    /* allocated by the worker that runs the job (a verdict is large: queued
+     * jobs hold none); NULL when not run or out of memory */
+    struct atv_vfy_image *verdict;
 };
-/* Returns a zeroed job with its verdict allocated, or NULL. */
+/* Returns a zeroed job, or NULL. */
 struct srv_job *srv_job_new(void);
 void srv_job_free(struct srv_job *j);
+
+/* The paths answered, for replies and metrics. */
+enum srv_path { SRV_P_VERIFY = 0, SRV_P_GK_VERIFY, SRV_P_GK_MUTATE, SRV_P_K8S_VALIDATE,
+                SRV_P_K8S_MUTATE, SRV_P_HEALTHZ, SRV_P_READYZ, SRV_P_METRICS, SRV_P_OTHER,
+                SRV_P_COUNT };
+
+/* ---- requests (server.c; loop thread only) ------------------------------------------
+ * The endpoint handlers outside server.c (gatekeeper.c, admission.c) see a
+ * request as an opaque pointer: libevent stays inside server.c. */
+struct evhttp_request;
+typedef struct evhttp_request srv_req;
+/* Sends body (NULL: empty) with content_type and counts it under path. */
+void srv_reply(struct atv_srv *s, srv_req *req, enum srv_path path, int code,
+               const char *content_type, const char *body);
+/* The request's body as one contiguous view (NULL and 0 when empty); valid
+ * until the reply. */
+const unsigned char *srv_body(srv_req *req, size_t *len);
+/* 1 for POST. */
+int srv_is_post(srv_req *req);
+/* A request header's value, NULL when absent. */
+const char *srv_header(srv_req *req, const char *name);
+/* 1 when the connection presented a client certificate that verified
+ * against --client-ca (0 without --client-ca, or on a connection gone). */
+int srv_client_verified(srv_req *req);
+/* For a waiter released without an answer (srv_wait_fn, v and busy NULL):
+ * frees req when its client has gone (evhttp no longer owns it). */
+void srv_request_release(srv_req *req);
+/* Adds w to the verification of image under the current policy: a job in
+ * flight for the same key (normalised reference, policy, deadline class),
+ * else a new one with deadline_ms. extra: queue slots beyond the pool's
+ * own bound (0: a full queue refuses). 1 when w will be called; 0 when not
+ * (the caller still owns w). */
+int srv_submit(struct atv_srv *s, const char *image, struct srv_wait *w, int64_t now,
+               uint64_t start_ms, uint64_t deadline_ms, char cls, size_t extra);
+/* 1 when image parses as a reference (and out, ATV_SRV_MAX_IMAGE + 1
+ * bytes, is its normalised name); else 0 with msg set. */
+int srv_image_ok(const struct atv_srv *s, const char *image, char *msg, size_t cap);
+const struct atv_srv_config *srv_config(const struct atv_srv *s);
+struct srv_metrics *srv_metrics_of(struct atv_srv *s);
+/* 1 while serving, 0 from SIGTERM on (answers then ask clients to close). */
+int srv_serving(const struct atv_srv *s);
+
+/* ---- Gatekeeper external data (gatekeeper.c) ----------------------------------------- */
+#define SRV_GK_MAX_BODY ((size_t)1 << 20)
+#define SRV_GK_MAX_KEYS 1024u
+void srv_gk_handle(struct atv_srv *s, srv_req *req, int mutate);
 
 /* ---- the worker pool (pool.c) ------------------------------------------------------- */
 struct srv_pool;
@@ -80,8 +133,14 @@ ATV_MUST_USE enum atv_status srv_pool_new(const struct srv_pool_cfg *c, struct s
 /* Readable when finished jobs wait (srv_pool_take_done); the loop watches it. */
 int srv_pool_fd(const struct srv_pool *p);
 /* Queues j: 1, the pool owns it until srv_pool_take_done; 0 when the queue
- * is full (the caller keeps j and answers 503 at once). */
-int srv_pool_submit(struct srv_pool *p, struct srv_job *j);
+ * holds queue_cap + extra jobs already (the caller keeps j and answers 503
+ * at once). extra: 0 for a single request; a Gatekeeper batch may queue
+ * more, each key still bounded by its deadline. */
+int srv_pool_submit(struct srv_pool *p, struct srv_job *j, size_t extra);
+/* Takes out of the queue every job whose deadline is at or before now_ms
+ * (marked expired, a list through next) so the loop answers them on time
+ * even while every worker is busy. */
+struct srv_job *srv_pool_expire(struct srv_pool *p, uint64_t now_ms);
 /* Finished jobs (a list through next, oldest first; NULL when none), after
  * emptying the wake-up pipe. */
 struct srv_job *srv_pool_take_done(struct srv_pool *p);
@@ -111,8 +170,6 @@ void srv_job_use_cache(struct srv_job *j, struct srv_cache *c, uint64_t gen,
                        struct srv_metrics *m);
 
 /* ---- metrics (metrics.c): C11 atomics, rendered in the Prometheus text format 0.0.4 --- */
-enum srv_path { SRV_P_VERIFY = 0, SRV_P_HEALTHZ, SRV_P_READYZ, SRV_P_METRICS, SRV_P_OTHER,
-                SRV_P_COUNT };
 #define SRV_CODES 12u   /* the status codes we answer, srv_code_index */
 #define SRV_REASONS 16u /* enum atv_vfy_reason, OK..STALE_EVIDENCE */
 #define SRV_BUCKETS 12u /* latency buckets, milliseconds (metrics.c) */
@@ -136,6 +193,8 @@ struct srv_metrics {
     atomic_ulong upstream[SRV_UP_COUNT];
     atomic_ulong slow_cut;                    /* connections cut by the whole-request limit */
     atomic_ulong conns_refused_tls;           /* connections whose TLS could not be set up */
+    atomic_ulong over_budget;                 /* connections cut: requests in progress held too much */
+    atomic_ulong client_cert_refused;         /* Gatekeeper paths without a verified client certificate */
     atomic_ulong reload_ok[SRV_RL_COUNT];
     atomic_ulong reload_failed[SRV_RL_COUNT];
     atomic_long in_flight;
