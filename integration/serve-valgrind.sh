@@ -124,6 +124,27 @@ head -c 20000 /dev/zero | tr '\0' ' ' > "$STATE/big.json"
 req 413 "POST /verify of 20000 bytes" -X POST -H 'Content-Type: application/json' --data-binary "@$STATE/big.json" "$URL/verify"
 req 404 "GET /elsewhere" "$URL/elsewhere"
 req 405 "PUT /verify" -X PUT "$URL/verify"
+# Gatekeeper's provider paths: a batch with a duplicate, a refused and a malformed key;
+# mutate; a malformed ProviderRequest
+gkreq() {
+    printf '{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":[%s]}}' \
+        "$1" > "$STATE/gk.json"
+}
+gkreq "\"$IMG:good\",\"$IMG:revoked\",\"$IMG:good\",\"NOT:a:REF\""
+req 200 "POST /gatekeeper/verify, four keys" -X POST -H 'Content-Type: application/json' \
+    --data-binary "@$STATE/gk.json" "$URL/gatekeeper/verify"
+body_has '(.response.items | length) == 4 and .response.items[0].value.allowed == true and
+    .response.items[1].value.allowed == false and (.response.items[3].error | length > 0)' \
+    "gatekeeper/verify: one item per key"
+req 200 "POST /gatekeeper/mutate, four keys" -X POST -H 'Content-Type: application/json' \
+    --data-binary "@$STATE/gk.json" "$URL/gatekeeper/mutate"
+body_has '(.response.items[0].value | contains("@sha256:")) and (.response.items[1].error | length > 0)' \
+    "gatekeeper/mutate: pinned and refused"
+printf '{"kind":"ProviderRequest"' > "$STATE/gk.json"
+req 200 "POST /gatekeeper/verify, malformed" -X POST -H 'Content-Type: application/json' --data-binary "@$STATE/gk.json" \
+    "$URL/gatekeeper/verify"
+body_has '.response.systemError | length > 0' "gatekeeper: a malformed request is a systemError"
+
 # plain HTTP on the TLS port: no answer, and no harm
 if curl -sS --max-time 10 -o /dev/null "http://127.0.0.1:$PORT/verify" 2> /dev/null; then
     notok "plain HTTP on the TLS port is refused"
