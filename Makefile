@@ -70,7 +70,7 @@ CFLAGS   += $(WARN) $(OPT) $(HARDEN) $(PKG_CFLAGS) $(SERVER_CFLAGS)
 LDFLAGS  += $(LDHARDEN) $(LDSAN)
 LDLIBS   += $(PKG_LIBS)
 
-MODULES := common atproto referrer policy verify server plugin cli
+MODULES := common atproto referrer policy kube verify server plugin cli
 LIB_SRC := $(foreach m,$(MODULES),$(filter-out $(m)/main.c,$(wildcard $(m)/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard $(foreach m,$(MODULES),$(m)/tests/test_*.c))

@@ -13,7 +13,7 @@
 # crashes to $(BUILD)/fuzz-crash; nothing writes into fuzz/corpus but fuzz-corpus.
 
 FUZZ_TARGETS := car cbor cid multibase_keys syntax diddoc artifact manifest policy params \
-                plugin_request proof plc
+                plugin_request proof plc kube
 FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -43,6 +43,8 @@ FUZZ_MAXLEN_params         := 8192
 FUZZ_MAXLEN_plugin_request := 16384
 # an audit log: the interop vectors are 0.6-5.6 KiB
 FUZZ_MAXLEN_plc            := 16384
+# Kubernetes objects and AdmissionReviews: the fixtures are 1-8 KiB
+FUZZ_MAXLEN_kube           := 16384
 
 .PHONY: fuzz-build fuzz fuzz-smoke fuzz-corpus check-fuzz-replay check-fuzz-replay-valgrind \
         fuzz-replay-build

@@ -12,7 +12,7 @@ td=testdata
 [ -d "$td/proofs" ] || { echo "make-corpus: run from the repository root" >&2; exit 1; }
 [ -d "$vec/syntax" ] || { echo "make-corpus: no interop vectors under $vec" >&2; exit 1; }
 
-targets="car cbor cid multibase_keys syntax diddoc artifact manifest policy params plugin_request proof plc"
+targets="car cbor cid multibase_keys syntax diddoc artifact manifest policy params plugin_request proof plc kube"
 for t in $targets; do
     rm -rf "${out:?}/$t"
     mkdir -p "$out/$t"
@@ -200,6 +200,16 @@ for f in "$td"/ratify/*.json; do
         jq -j '.stdinRaw // ""' "$f" > "$out/plugin_request/$b.raw"
     fi
 done
+
+# ---- kube: the Kubernetes documents of testdata/kube, each review's object
+# alone (the object parser's view of it), a pointer token RFC 6901 escapes ----
+for f in "$td"/kube/*.json; do
+    cp "$f" "$out/kube/$(basename "$f")"
+done
+for f in "$td"/kube/review-*.json; do
+    jq -c '.request.object // .request.oldObject' "$f" > "$out/kube/object-$(basename "$f")"
+done
+printf 'atcr.io~1verified/x~' > "$out/kube/token"
 
 total=$(du -sk "$out" | cut -f1)
 echo "make-corpus: $(find "$out" -type f | wc -l) files, ${total} KiB in $out"

@@ -3,11 +3,14 @@
 #   - no banned functions (7.4, rule 22);
 #   - includes follow the module direction of DESIGN.md:
 #       common -> (nothing of ours); atproto -> common; referrer -> common;
-#       policy -> atproto, common; verify -> policy, referrer, atproto, common;
-#       server -> verify and below; plugin, cli -> server, verify and below;
+#       policy -> atproto, common; kube -> common;
+#       verify -> policy, referrer, atproto, common;
+#       server -> verify and below, kube; plugin, cli -> server, verify and below, kube;
 #   - a *_internal.h header is included only from its own directory;
 #   - every library wrapper stays in its one file (curl, cbor, secp256k1, yaml),
-#     libevent and OpenSSL's TLS only in server/server.c.
+#     libevent and OpenSSL's TLS only in server/server.c;
+#   - no public header includes jansson.h (jansson objects never cross a module
+#     boundary; a *_internal.h may, inside its module).
 # TAP output, one point per rule.
 set -u
 cd "$(dirname "$0")/.."
@@ -29,15 +32,16 @@ allowed() { # MODULE -> the modules it may include
         atproto) echo "atproto common" ;;
         referrer) echo "referrer common" ;;
         policy) echo "policy atproto common" ;;
+        kube) echo "kube common" ;;
         verify) echo "verify policy referrer atproto common" ;;
-        server) echo "server verify policy referrer atproto common" ;;
-        plugin) echo "plugin server verify policy referrer atproto common" ;;
-        cli) echo "cli server verify policy referrer atproto common" ;;
+        server) echo "server kube verify policy referrer atproto common" ;;
+        plugin) echo "plugin server kube verify policy referrer atproto common" ;;
+        cli) echo "cli server kube verify policy referrer atproto common" ;;
         *) echo "" ;;
     esac
 }
 bad=""
-for m in common atproto referrer policy verify server plugin cli; do
+for m in common atproto referrer policy kube verify server plugin cli; do
     for f in $(echo "$SRC" | grep "^$m/" | grep -v "/tests/"); do
         for inc in $(sed -n 's/^#include "\([a-z]*\)\/.*/\1/p' "$f" | sort -u); do
             case " $(allowed "$m") " in
@@ -75,6 +79,11 @@ wrapped 'secp256k1' atproto/sig.c; point $? "libsecp256k1 only in atproto/sig.c"
 wrapped 'yaml\.h' policy/parse.c; point $? "libyaml only in policy/parse.c"
 wrapped 'event2/' server/server.c; point $? "libevent only in server/server.c"
 wrapped 'openssl/ssl\.h' server/server.c; point $? "OpenSSL's TLS only in server/server.c"
+
+out=$(grep -lE '^#include <jansson\.h>' $(echo "$SRC" | grep '\.h$' | grep -v -e '/tests/' -e '^fuzz/' \
+      -e '_internal\.h$'))
+[ -z "$out" ]; point $? "no public header includes jansson.h"
+[ -z "$out" ] || echo "# $out"
 
 echo "1..$n"
 [ "$fail" -eq 0 ]
