@@ -150,7 +150,7 @@ check-san:
 # any file there fails the step, whatever the suites said, and is printed.
 # scripts/tsan.supp holds suppressions for reports entirely inside uninstrumented
 # libraries, one comment each.
-SERVER_SUITES := integration/serve.bats integration/gatekeeper.bats
+SERVER_SUITES := integration/serve.bats integration/gatekeeper.bats integration/admission.bats
 TSAN_REPORTS := build/tsan/reports
 TSAN_ENV := TSAN_OPTIONS='halt_on_error=1:second_deadlock_stack=1:exitcode=66:log_path=$(abspath $(TSAN_REPORTS))/tsan:suppressions=$(abspath scripts/tsan.supp)'
 check-tsan:

@@ -711,9 +711,14 @@ static void on_https(struct evhttp_request *req, void *arg)
     case SRV_P_GK_MUTATE:
         srv_gk_handle(s, req, path_of(path) == SRV_P_GK_MUTATE);
         return;
+    case SRV_P_K8S_VALIDATE:
+    case SRV_P_K8S_MUTATE:
+        srv_k8s_handle(s, req, path_of(path) == SRV_P_K8S_MUTATE);
+        return;
     default:
         reply_error(s, req, SRV_P_OTHER, 404,
-                    "not found: /verify and /gatekeeper/{verify,mutate} are served here");
+                    "not found: /verify, /gatekeeper/{verify,mutate}, /k8s/{validate,mutate} "
+                    "and /validate are served here");
         return;
     }
 }

@@ -118,6 +118,9 @@ int srv_serving(const struct atv_srv *s);
 #define SRV_GK_MAX_KEYS 1024u
 void srv_gk_handle(struct atv_srv *s, srv_req *req, int mutate);
 
+/* ---- Kubernetes admission webhooks (admission.c) ---------------------------------------- */
+void srv_k8s_handle(struct atv_srv *s, srv_req *req, int mutate);
+
 /* ---- the worker pool (pool.c) ------------------------------------------------------- */
 struct srv_pool;
 struct srv_pool_cfg {
