@@ -199,3 +199,34 @@ push_unsigned() {
     run apiserver "$T/p.json"
     echo "$output" | jq -e '.admitted == true'
 }
+
+@test "Kyverno: the shipped ClusterPolicy's apiCall to /verify, as Kyverno makes it, denies on allowed != true" {
+    sh integration/k8s/validate/ensure-modules.sh
+    push_unsigned unsigned
+    start --trusted-did "$ALICE"
+    kyverno() {
+        timeout 60 node "$BATS_TEST_DIRNAME/kyverno/apicall.js" \
+            --policy "$BATS_TEST_DIRNAME/k8s/server/kyverno-policy.yaml" \
+            --base "https://127.0.0.1:$PORT" --ca "$CERT" "$1"
+    }
+    object Pod "$(podspec "$IMG:good" "$IMG:good" "$IMG:good")" > "$T/ok.json"
+    run kyverno "$T/ok.json"
+    echo "$output"
+    echo "$output" | jq -e '.denied == false and (.results | length) == 2 and
+        all(.results[]; .status == 200 and .value.allowed == true)'
+    # a refused image: /verify answers 403, Kyverno drops the body and the default denies
+    object Pod "$(podspec "$IMG:unsigned" "$IMG:good" "$IMG:good")" > "$T/bad.json"
+    run kyverno "$T/bad.json"
+    echo "$output"
+    echo "$output" | jq -e '.denied == true and .results[0].status == 403 and
+        .results[0].usedDefault == true and .results[0].denied == true and
+        (.results[0].error | startswith("HTTP 403")) and .results[1].denied == false'
+    # a bad reference (400) and a server that is gone are denied the same way
+    object Pod "$(podspec "NOT:a:REF" "$IMG:good" "$IMG:good")" > "$T/ref.json"
+    run kyverno "$T/ref.json"
+    echo "$output" | jq -e '.denied == true and .results[0].status == 400'
+    kill -TERM "$SRV_PID"; wait "$SRV_PID" || true
+    SRV_PID=""
+    run kyverno "$T/ok.json"
+    echo "$output" | jq -e '.denied == true and all(.results[]; .usedDefault)'
+}

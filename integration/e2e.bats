@@ -375,3 +375,45 @@ xrpc_get() { # NSID QUERY
         done
     done
 }
+
+@test "atcr-verify serve over the real stack: /verify, Gatekeeper and an AdmissionReview agree" {
+    push_signed t13
+    good="$REGISTRY/atv/e2e@$IMG"
+    push_signed t13b bob
+    bobimg="$REGISTRY/atv/e2e@$IMG"
+    d="$BATS_TEST_TMPDIR"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -days 1 -keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null
+    timeout 120 "$ATV_BUILD/atcr-verify" serve --listen 127.0.0.1:0 --tls-cert "$d/cert.pem" \
+        --tls-key "$d/key.pem" --lame-duck 0 --trusted-did "$ALICE" --plc "$PLC" \
+        --allow-loopback-http --insecure-http --no-verify-handle --cache-dir "$d/cache" \
+        2> "$d/serve.log" &
+    srv=$!
+    for _ in $(seq 1 100); do
+        grep -q 'listening on' "$d/serve.log" 2>/dev/null && break
+        sleep 0.05
+    done
+    port=$(sed -n 's/.*listening on https:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$d/serve.log")
+    [ -n "$port" ] || { cat "$d/serve.log"; kill "$srv"; false; }
+    r=$(curl -sS --max-time 20 --cacert "$d/cert.pem" -w '\n%{http_code}' \
+        "https://127.0.0.1:$port/verify?image=$good")
+    echo "$r"
+    [ "$(tail -n 1 <<< "$r")" = 200 ]
+    r=$(curl -sS --max-time 20 --cacert "$d/cert.pem" -w '\n%{http_code}' \
+        "https://127.0.0.1:$port/verify?image=$bobimg")
+    [ "$(tail -n 1 <<< "$r")" = 403 ]
+    sed '$d' <<< "$r" | jq -e '.reason == "UNTRUSTED_SIGNER"'
+    run node integration/gatekeeper/gk-client.js --url "https://127.0.0.1:$port/gatekeeper/verify" \
+        --ca "$d/cert.pem" "$good,$bobimg"
+    echo "$output"
+    echo "$output" | jq -e --arg b "$bobimg" '.rego.system_error == "" and (.deny | length) == 1 and
+        (.deny[0] | contains($b))'
+    jq -nc --arg i "$good" '{apiVersion: "v1", kind: "Pod", metadata: {name: "p", namespace: "n"},
+        spec: {containers: [{name: "c", image: $i}]}}' > "$d/pod.json"
+    run node integration/admission/apiserver.js --base "https://127.0.0.1:$port" --ca "$d/cert.pem" \
+        "$d/pod.json"
+    echo "$output"
+    echo "$output" | jq -e '.admitted == true and .mutate.patch == []'
+    kill -TERM "$srv"
+    wait "$srv"
+}
