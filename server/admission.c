@@ -135,13 +135,13 @@ static void k8s_answer(struct k8s_req *r)
         switch (r->out[f]) {
         case K_REFUSED:
             n_ref++;
-            (void)snprintf(line, sizeof line, "%.1024s: %s", im->items[f].ref, r->why[f]);
+            fmt(line, sizeof line, "%.1024s: %s", im->items[f].ref, r->why[f]);
             add_text(refused, sizeof refused, "; ", line);
             break;
         case K_TRANSIENT:
         case K_PENDING:
             n_tr++;
-            (void)snprintf(line, sizeof line, "%.1024s: %s", im->items[f].ref,
+            fmt(line, sizeof line, "%.1024s: %s", im->items[f].ref,
                            r->why[f] != NULL ? r->why[f] : "no verdict");
             add_text(transient, sizeof transient, "; ", line);
             break;
@@ -176,7 +176,7 @@ static void k8s_answer(struct k8s_req *r)
                 bad = 1;
                 break;
             }
-            (void)snprintf(pinned, plen, "%s@%s", im->items[i].ref, r->digest[f]);
+            fmt(pinned, plen, "%s@%s", im->items[i].ref, r->digest[f]);
             atv_err_clear(&err);
             bad |= atv_kube_patch_replace(&patch, im->items[i].pointer, pinned, &err) != ATV_OK;
             free(pinned);
@@ -197,11 +197,11 @@ static void k8s_answer(struct k8s_req *r)
     } else if (n_ref > 0 || n_tr > 0) {
         int code = n_ref > 0 ? 403 : 503;
         if (n_ref > 0) {
-            (void)snprintf(msg, sizeof msg, "atcr-verify: %zu image%s refused: %s%s%s", n_ref,
+            fmt(msg, sizeof msg, "atcr-verify: %zu image%s refused: %s%s%s", n_ref,
                            n_ref == 1 ? "" : "s", refused,
                            n_tr > 0 ? "; not decided in time (retry): " : "", transient);
         } else {
-            (void)snprintf(msg, sizeof msg,
+            fmt(msg, sizeof msg,
                            "atcr-verify: not decided in time, retry: %s", transient);
         }
         bad |= json_object_set_new(resp, "allowed", json_false()) != 0;
@@ -230,7 +230,7 @@ static void k8s_answer(struct k8s_req *r)
 static char *why_of(const struct atv_vfy_image *v)
 {
     char buf[700];
-    (void)snprintf(buf, sizeof buf, "%s: %.600s", atv_vfy_reason_name(v->reason), v->message);
+    fmt(buf, sizeof buf, "%s: %.600s", atv_vfy_reason_name(v->reason), v->message);
     return strdup(buf);
 }
 
@@ -346,7 +346,7 @@ void srv_k8s_handle(struct atv_srv *s, srv_req *req, int mutate)
         struct atv_bytes view = {body, len};
         if (body == NULL || atv_kube_review_parse(view, &r->rv, &err) != ATV_OK) {
             if (body == NULL) {
-                (void)snprintf(err.msg, sizeof err.msg, "empty body");
+                fmt(err.msg, sizeof err.msg, "empty body");
             }
             fmt(msg, sizeof msg, "AdmissionReview: %s", err.msg);
             k8s_bad(s, req, path, 400, msg);
