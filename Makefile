@@ -136,11 +136,20 @@ check: deps
 check-unit: $(TEST_BIN)
 	ATV_SHARED=$(SHARED) prove -e '' $(TEST_BIN)
 
-SAN_ENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
-           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# Reports also go to files (log_path), and any file fails the step: a server
+# that leaks at its SIGTERM exit, or a background process whose exit status no
+# test reads, would otherwise pass unnoticed.
+SAN_REPORTS := build/san/reports
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$(abspath $(SAN_REPORTS))/asan \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(abspath $(SAN_REPORTS))/ubsan
 check-san:
 	$(MAKE) SAN=1 BUILD=build/san all tests
-	$(SAN_ENV) $(MAKE) SAN=1 BUILD=build/san check-unit check-cli
+	@rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
+	@rc=0; $(SAN_ENV) $(MAKE) SAN=1 BUILD=build/san check-unit check-cli || rc=$$?; \
+	  if [ -n "$$(ls -A $(SAN_REPORTS))" ]; then \
+	    echo "check-san: sanitizer reports ($(SAN_REPORTS)):" >&2; \
+	    cat $(SAN_REPORTS)/* >&2; exit 1; fi; \
+	  exit $$rc
 
 # The server's threads under ThreadSanitizer: atcr-verify built with
 # -fsanitize=thread, then the server suites against it (SERVER_SUITES: append
