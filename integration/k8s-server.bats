@@ -9,11 +9,13 @@
 # was never executed here.
 #
 # Needs: python3 with PyYAML (strict YAML reading, as k8s.bats), node and npm (the
-# validator; its packages come from the committed lockfile, integration/k8s/validate/
-# ensure-modules.sh), openssl, jq, curl, and the schema files extract-schemas.mjs writes,
-# found in $ATV_K8S_SCHEMAS, else $ATV_SHARED/k8s-schemas (../shared/k8s-schemas), else
-# build/k8s-schemas (testdata/k8s-schemas/README.md says how to make them). Tests whose
-# tool or data is missing skip and say which.
+# validator and the schemas of the built-in kinds, cert-manager and Kyverno: npm packages
+# from the committed lockfile, integration/k8s/validate/ensure-modules.sh), openssl, jq,
+# curl. The Gatekeeper and Ratify schemas are on no npm registry: the tests that need them
+# use the schema files extract-schemas.mjs writes, found in $ATV_K8S_SCHEMAS, else
+# $ATV_SHARED/k8s-schemas (../shared/k8s-schemas), else build/k8s-schemas
+# (testdata/k8s-schemas/README.md says how to make them and what is not checked without
+# them). Tests whose tool or data is missing skip and say which.
 
 setup() {
     BUILD="${ATV_BUILD:-build}"
@@ -56,16 +58,70 @@ need_yaml() {
     [ -n "$PY" ] || skip "no python3 with PyYAML (apt-get install python3-yaml) to read YAML"
 }
 
-need_validator() {
-    [ -n "$SCHEMAS" ] || skip "no schema files: see testdata/k8s-schemas/README.md (extract-schemas.mjs)"
+# the validator with the npm packages' schemas (no schema files needed)
+need_npm_validator() {
     command -v node >/dev/null 2>&1 || skip "no node to run integration/k8s/validate"
     sh "$VAL/ensure-modules.sh" >/dev/null 2>&1 ||
         skip "npm ci in integration/k8s/validate failed (no npm registry?)"
 }
 
-# validate FILE_OR_DIR...: the validator's output in $output, its exit status in $status
+# the validator with the schema files as well (Gatekeeper and Ratify)
+need_dir_validator() {
+    [ -n "$SCHEMAS" ] || skip "no schema files, so Gatekeeper and Ratify are not checked: see testdata/k8s-schemas/README.md"
+    need_npm_validator
+}
+
+# validate [--schemas DIR] FILE_OR_DIR...: the validator's output in $output, its exit status in $status
 validate() {
-    run node "$VAL/validate.mjs" --schemas "$SCHEMAS" "$@"
+    run node "$VAL/validate.mjs" "$@"
+}
+
+# the documents that only the schema files can check (testdata/k8s-schemas/README.md): without
+# them, these and no others are reported as skipped
+DIR_ONLY_DOCS="constraints.gatekeeper.sh/v1beta1 RatifyVerification ratify-atproto
+config.ratify.deislabs.io/v1beta1 Policy ratify-policy
+config.ratify.deislabs.io/v1beta1 Store store-oras
+config.ratify.deislabs.io/v1beta1 Verifier verifier-atproto
+helm values of ratify-1.15.0
+externaldata.gatekeeper.sh/v1beta1 Provider atcr-verify
+externaldata.gatekeeper.sh/v1beta1 Provider atcr-verify-mutate
+templates.gatekeeper.sh/v1 ConstraintTemplate atcrverify
+constraints.gatekeeper.sh/v1beta1 AtcrVerify atcr-verify
+mutations.gatekeeper.sh/v1 Assign atcr-verify-pod-containers
+mutations.gatekeeper.sh/v1 Assign atcr-verify-pod-initcontainers
+mutations.gatekeeper.sh/v1 Assign atcr-verify-pod-ephemeralcontainers
+mutations.gatekeeper.sh/v1 Assign atcr-verify-workload-containers
+mutations.gatekeeper.sh/v1 Assign atcr-verify-workload-initcontainers
+mutations.gatekeeper.sh/v1 Assign atcr-verify-workload-ephemeralcontainers
+mutations.gatekeeper.sh/v1 Assign atcr-verify-cronjob-containers
+mutations.gatekeeper.sh/v1 Assign atcr-verify-cronjob-initcontainers
+mutations.gatekeeper.sh/v1 Assign atcr-verify-cronjob-ephemeralcontainers"
+
+# the documents the npm packages' schemas check
+NPM_DOCS="v1 Namespace atcr-verify
+v1 Service atcr-verify
+v1 ServiceAccount atcr-verify
+apps/v1 Deployment atcr-verify
+policy/v1 PodDisruptionBudget atcr-verify
+v1 ConfigMap atcr-verify-policy
+cert-manager.io/v1 Issuer atcr-verify-selfsigned
+cert-manager.io/v1 Issuer atcr-verify-ca
+cert-manager.io/v1 Certificate atcr-verify-ca
+cert-manager.io/v1 Certificate atcr-verify-tls
+admissionregistration.k8s.io/v1 ValidatingWebhookConfiguration atcr-verify
+admissionregistration.k8s.io/v1 MutatingWebhookConfiguration atcr-verify
+kyverno.io/v1 ClusterPolicy atcr-verify
+patch of apps/v1 Deployment
+patch of apps/v1 Deployment
+v1 ConfigMap atproto-trust-policy"
+
+# count_docs: the YAML documents of integration/k8s (one validator line each)
+count_docs() {
+    local n=0 f
+    for f in "$K8S"/*.yaml "$SRV"/*.yaml; do
+        n=$((n + $(yaml "$f" | jq length)))
+    done
+    echo "$n"
 }
 
 # yaml FILE: every document of FILE as one JSON array (null documents dropped); duplicate
@@ -129,43 +185,60 @@ webhook-validating webhook-mutating kyverno-policy"
 @test "k8s-server: the schema files are the pinned extraction (SHA256SUMS, SOURCES.md)" {
     [ -n "$SCHEMAS" ] || skip "no schema files: see testdata/k8s-schemas/README.md (extract-schemas.mjs)"
     (cd "$SCHEMAS" && sha256sum --quiet -c "$REPO/testdata/k8s-schemas/SHA256SUMS")
-    cmp "$SCHEMAS/SOURCES.md" "$REPO/testdata/k8s-schemas/SOURCES.md"
+    # testdata's SOURCES.md is the extraction's, then the npm packages' section
+    n=$(wc -l <"$SCHEMAS/SOURCES.md")
+    head -n "$n" "$REPO/testdata/k8s-schemas/SOURCES.md" | cmp - "$SCHEMAS/SOURCES.md"
     # every pinned source names a 40-hex commit and a git blob
-    grep -c '^| .* | `[0-9a-f]\{40\}` | `[^`]*` | `[0-9a-f]\{40\}` |' "$REPO/testdata/k8s-schemas/SOURCES.md" |
-        grep -qx 14
+    grep -c '^| .* | `[0-9a-f]\{40\}` | `[^`]*` | `[0-9a-f]\{40\}` |' "$SCHEMAS/SOURCES.md" | grep -qx 14
 }
 
-@test "k8s-server: every manifest under integration/k8s validates against the published schemas" {
-    need_validator
+@test "k8s-server: the npm schema packages are the pinned ones, and SOURCES.md names each with its integrity" {
+    need_npm_validator
+    lock="$VAL/package-lock.json"
+    src="$REPO/testdata/k8s-schemas/SOURCES.md"
+    for p in kubernetes-models @kubernetes-models/cert-manager @kubernetes-models/kyverno \
+        @kubernetes-models/apimachinery @kubernetes-models/validate; do
+        v=$(jq -r --arg p "node_modules/$p" '.packages[$p].version' "$lock")
+        i=$(jq -r --arg p "node_modules/$p" '.packages[$p].integrity' "$lock")
+        [ "$v" != null ] && [ "$i" != null ] || { echo "$p is not in package-lock.json"; false; }
+        # what npm ci installed is what the lockfile pins
+        [ "$(jq -r .version "$VAL/node_modules/$p/package.json")" = "$v" ] || { echo "$p: installed is not $v"; false; }
+        grep -qF "| \`$p@$v\` |" "$src" || { echo "SOURCES.md does not name $p@$v"; false; }
+        grep -qF "$i" "$src" || { echo "SOURCES.md does not give the integrity of $p@$v"; false; }
+    done
+    # the packages the validator imports are direct, exact dependencies
+    for p in kubernetes-models @kubernetes-models/cert-manager @kubernetes-models/kyverno; do
+        jq -e --arg p "$p" '.dependencies[$p] | test("^[0-9]+\\.[0-9]+\\.[0-9]+$")' "$VAL/package.json" >/dev/null
+    done
+}
+
+@test "k8s-server: every manifest validates against the npm packages' schemas; only Gatekeeper and Ratify are skipped" {
+    need_yaml
+    need_npm_validator
     validate "$K8S"
     [ "$status" -eq 0 ] || { echo "$output"; false; }
-    [[ "$output" != *FAIL* ]]
+    ! grep -q '^FAIL' <<<"$output"
+    # each kind was checked against its own package's schema...
+    diff <(sed -n 's/^ok [^ ]*#[0-9]* //p' <<<"$output" | sort) <(sort <<<"$NPM_DOCS") ||
+        { echo "$output"; false; }
+    # ...and exactly the kinds no npm package carries were skipped, saying why
+    diff <(sed -n 's/^skip [^ ]*#[0-9]* \(.*\): no npm package carries its schema.*/\1/p' <<<"$output" | sort) \
+        <(sort <<<"$DIR_ONLY_DOCS") || { echo "$output"; false; }
+    # one line per document
+    [ "$(grep -c '^\(ok\|skip\) ' <<<"$output")" -eq "$(count_docs)" ]
+    tail -n 1 <<<"$output" | grep -q 'schemas from npm: kubernetes-models@'
+}
+
+@test "k8s-server: every manifest validates against the schema files, Gatekeeper and Ratify included" {
+    need_yaml
+    need_dir_validator
+    validate --schemas "$SCHEMAS" "$K8S"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    ! grep -q '^\(FAIL\|skip\)' <<<"$output"
     # each kind was checked against its own schema, Ratify's files included
-    for want in "v1 Namespace atcr-verify" "v1 Service atcr-verify" "v1 ServiceAccount atcr-verify" \
-        "apps/v1 Deployment atcr-verify" "policy/v1 PodDisruptionBudget atcr-verify" \
-        "v1 ConfigMap atcr-verify-policy" "cert-manager.io/v1 Issuer atcr-verify-selfsigned" \
-        "cert-manager.io/v1 Certificate atcr-verify-tls" \
-        "externaldata.gatekeeper.sh/v1beta1 Provider atcr-verify" \
-        "externaldata.gatekeeper.sh/v1beta1 Provider atcr-verify-mutate" \
-        "templates.gatekeeper.sh/v1 ConstraintTemplate atcrverify" \
-        "constraints.gatekeeper.sh/v1beta1 AtcrVerify atcr-verify" \
-        "mutations.gatekeeper.sh/v1 Assign atcr-verify-pod-containers" \
-        "admissionregistration.k8s.io/v1 ValidatingWebhookConfiguration atcr-verify" \
-        "admissionregistration.k8s.io/v1 MutatingWebhookConfiguration atcr-verify" \
-        "kyverno.io/v1 ClusterPolicy atcr-verify" "patch of apps/v1 Deployment" \
-        "config.ratify.deislabs.io/v1beta1 Verifier verifier-atproto" \
-        "config.ratify.deislabs.io/v1beta1 Store store-oras" \
-        "config.ratify.deislabs.io/v1beta1 Policy ratify-policy" \
-        "constraints.gatekeeper.sh/v1beta1 RatifyVerification ratify-atproto" \
-        "v1 ConfigMap atproto-trust-policy" "helm values of ratify-1.15.0"; do
-        grep -q "^ok .* $want\$" <<<"$output" || { echo "not checked: $want"; echo "$output"; false; }
-    done
-    # one ok line per document
-    n=0
-    for f in "$K8S"/*.yaml "$SRV"/*.yaml; do
-        n=$((n + $(yaml "$f" | jq length)))
-    done
-    [ "$(grep -c '^ok ' <<<"$output")" -eq "$n" ]
+    diff <(sed -n 's/^ok [^ ]*#[0-9]* //p' <<<"$output" | sort) <(printf '%s\n%s\n' "$NPM_DOCS" "$DIR_ONLY_DOCS" | sort) ||
+        { echo "$output"; false; }
+    [ "$(grep -c '^ok ' <<<"$output")" -eq "$(count_docs)" ]
 }
 
 # mutant NAME FILE SED: a copy of FILE with SED applied, which must change it
@@ -174,44 +247,55 @@ mutant() {
     ! cmp -s "$2" "$T/bad/$1.yaml" || { echo "sed did not change $2: $3"; return 1; }
 }
 
-@test "k8s-server: the validator fails a misspelt field or a wrong type in every kind of manifest" {
-    need_validator
+# mutants: writes the copies into $T/bad and NAME|EXPECTED lines (a fragment of the FAIL
+# line) into $T/want; the ones of kinds only the schema files check also into $T/dir-only
+mutants() {
     mkdir -p "$T/bad"
-    # NAME FILE SED EXPECTED (a fragment of the FAIL line)
-    while IFS='|' read -r name file expr want; do
+    : >"$T/want"
+    : >"$T/dir-only"
+    # NAME FILE SED EXPECTED DIR_ONLY
+    while IFS='|' read -r name file expr want dironly; do
         [ -n "$name" ] || continue
         mutant "$name" "$K8S/$file" "$expr"
         printf '%s|%s\n' "$name" "$want" >>"$T/want"
+        [ -z "$dironly" ] || echo "$name" >>"$T/dir-only"
     done <<'EOF'
-replicas|server/deployment.yaml|s/^  replicas: 2$/  replica: 2/|/spec must NOT have additional properties: replica
-replicas-type|server/deployment.yaml|s/^  replicas: 2$/  replicas: "2"/|/spec/replicas must be integer
-probe-port|server/deployment.yaml|s/^              path: \/healthz$/              paht: \/healthz/|livenessProbe/httpGet must NOT have additional properties: paht
-ro-rootfs|server/deployment.yaml|s/readOnlyRootFilesystem: true/readOnlyRootFilesystem: "yes"/|readOnlyRootFilesystem must be boolean
-pdb|server/deployment.yaml|s/^  minAvailable: 1$/  minAvailible: 1/|must NOT have additional properties: minAvailible
-service|server/service.yaml|s/targetPort: 8443/targetport: 8443/|must NOT have additional properties: targetport
-namespace|server/namespace.yaml|s/^metadata:$/metdata:/|must NOT have additional properties: metdata
-configmap|server/policy-configmap.yaml|s/^data:$/datas:/|must NOT have additional properties: datas
-certificate|server/cert-manager.yaml|s/^  dnsNames:$/  dnsName:/|/spec must NOT have additional properties: dnsName
-issuer|server/cert-manager.yaml|s/^  selfSigned: {}$/  selfsigned: {}/|/spec must NOT have additional properties: selfsigned
-provider|server/gatekeeper-provider.yaml|s/^  timeout: 3$/  timeout: "3"/|/spec/timeout must be integer
-provider-field|server/gatekeeper-provider.yaml|s/^  caBundle:/  cabundle:/|/spec must NOT have additional properties: cabundle
-template|server/gatekeeper-template.yaml|s/^    - target: /    - targets: /|must NOT have additional properties: targets
-constraint|server/gatekeeper-constraint.yaml|s/^    namespaceSelector:$/    namespaceSelecter:/|/spec/match must NOT have additional properties: namespaceSelecter
-assign|server/gatekeeper-assign.yaml|s/^        failurePolicy: Fail$/        failurePolicy: Deny/|failurePolicy must be equal to one of the allowed values
-assign-field|server/gatekeeper-assign.yaml|s/^        provider: atcr-verify-mutate$/        provder: atcr-verify-mutate/|externalData must NOT have additional properties: provder
-webhook|server/webhook-validating.yaml|s/^    sideEffects: None$/    sideEffect: None/|must NOT have additional properties: sideEffect
-webhook-type|server/webhook-mutating.yaml|s/^    timeoutSeconds: 3$/    timeoutSeconds: three/|/webhooks/0/timeoutSeconds must be integer
-kyverno|server/kyverno-policy.yaml|s/^                    url: /                    urls: /|service must NOT have additional properties: urls
-kyverno-enum|server/kyverno-policy.yaml|s/^                  method: POST$/                  method: PUT/|method must be equal to one of the allowed values
-mtls-patch|server/gatekeeper-mtls-patch.yaml|s/^              mountPath: /              mountpath: /|must NOT have additional properties: mountpath
-verifier|verifier-atproto.yaml|s/^  name: atproto$/  name: atproto\n  type: atproto/|/spec must NOT have additional properties: type
-ratify-constraint|constraint.yaml|s/^    namespaces: /    namespace: /|/spec/match must NOT have additional properties: namespace
-values|values-atproto.yaml|s/^  useHttp: false/  useHTTP: false/|oras.useHTTP: not a key of the chart's values.yaml
+replicas|server/deployment.yaml|s/^  replicas: 2$/  replica: 2/|/spec must NOT have additional properties: replica|
+replicas-type|server/deployment.yaml|s/^  replicas: 2$/  replicas: "2"/|/spec/replicas must be integer|
+probe-port|server/deployment.yaml|s/^              path: \/healthz$/              paht: \/healthz/|livenessProbe/httpGet must NOT have additional properties: paht|
+ro-rootfs|server/deployment.yaml|s/readOnlyRootFilesystem: true/readOnlyRootFilesystem: "yes"/|readOnlyRootFilesystem must be boolean|
+pdb|server/deployment.yaml|s/^  minAvailable: 1$/  minAvailible: 1/|must NOT have additional properties: minAvailible|
+service|server/service.yaml|s/targetPort: 8443/targetport: 8443/|must NOT have additional properties: targetport|
+namespace|server/namespace.yaml|s/^metadata:$/metdata:/|must NOT have additional properties: metdata|
+configmap|server/policy-configmap.yaml|s/^data:$/datas:/|must NOT have additional properties: datas|
+certificate|server/cert-manager.yaml|s/^  dnsNames:$/  dnsName:/|/spec must NOT have additional properties: dnsName|
+issuer|server/cert-manager.yaml|s/^  selfSigned: {}$/  selfsigned: {}/|/spec must NOT have additional properties: selfsigned|
+provider|server/gatekeeper-provider.yaml|s/^  timeout: 3$/  timeout: "3"/|/spec/timeout must be integer|dir
+provider-field|server/gatekeeper-provider.yaml|s/^  caBundle:/  cabundle:/|/spec must NOT have additional properties: cabundle|dir
+template|server/gatekeeper-template.yaml|s/^    - target: /    - targets: /|must NOT have additional properties: targets|dir
+constraint|server/gatekeeper-constraint.yaml|s/^    namespaceSelector:$/    namespaceSelecter:/|/spec/match must NOT have additional properties: namespaceSelecter|dir
+assign|server/gatekeeper-assign.yaml|s/^        failurePolicy: Fail$/        failurePolicy: Deny/|failurePolicy must be equal to one of the allowed values|dir
+assign-field|server/gatekeeper-assign.yaml|s/^        provider: atcr-verify-mutate$/        provder: atcr-verify-mutate/|externalData must NOT have additional properties: provder|dir
+webhook|server/webhook-validating.yaml|s/^    sideEffects: None$/    sideEffect: None/|must NOT have additional properties: sideEffect|
+webhook-type|server/webhook-mutating.yaml|s/^    timeoutSeconds: 3$/    timeoutSeconds: three/|/webhooks/0/timeoutSeconds must be integer|
+kyverno|server/kyverno-policy.yaml|s/^                    url: /                    urls: /|service must NOT have additional properties: urls|
+kyverno-enum|server/kyverno-policy.yaml|s/^                  method: POST$/                  method: PUT/|method must be equal to one of the allowed values|
+mtls-patch|server/gatekeeper-mtls-patch.yaml|s/^              mountPath: /              mountpath: /|must NOT have additional properties: mountpath|
+verifier|verifier-atproto.yaml|s/^  name: atproto$/  name: atproto\n  type: atproto/|/spec must NOT have additional properties: type|dir
+ratify-constraint|constraint.yaml|s/^    namespaces: /    namespace: /|/spec/match must NOT have additional properties: namespace|dir
+values|values-atproto.yaml|s/^  useHttp: false/  useHTTP: false/|oras.useHTTP: not a key of the chart's values.yaml|dir
 EOF
-    validate "$T/bad"
-    [ "$status" -eq 1 ] || { echo "$output"; false; }
-    # every copy fails, and each failing document for the one reason that was put in
+}
+
+# check_mutants SKIPPED: every copy in $T/want fails, each failing document for the one reason
+# that was put in; those in the file SKIPPED are instead reported as skipped
+check_mutants() {
     while IFS='|' read -r name want; do
+        if grep -qx "$name" "$1"; then
+            ! grep -q "^\(ok\|FAIL\) .*/bad/$name.yaml#" <<<"$output" || { echo "not skipped: $name"; echo "$output"; false; }
+            grep -q "^skip .*/bad/$name.yaml#" <<<"$output" || { echo "not reported: $name"; echo "$output"; false; }
+            continue
+        fi
         lines=$(grep "^FAIL .*/bad/$name.yaml#" <<<"$output") || { echo "accepted: $name"; echo "$output"; false; }
         while IFS= read -r line; do
             [[ "$line" == *"$want"* ]] || { echo "$name: want \"$want\" in: $line"; false; }
@@ -219,27 +303,53 @@ EOF
     done <"$T/want"
 }
 
+@test "k8s-server: the npm packages' schemas fail a misspelt field or a wrong type in every kind they carry" {
+    need_npm_validator
+    mutants
+    validate "$T/bad"
+    [ "$status" -eq 1 ] || { echo "$output"; false; }
+    check_mutants "$T/dir-only"
+    # 24 mutants, the 9 of Gatekeeper and Ratify skipped
+    [ "$(grep -c . "$T/want")" -eq 24 ] && [ "$(grep -c . "$T/dir-only")" -eq 9 ]
+}
+
+@test "k8s-server: the schema files fail a misspelt field or a wrong type in every kind of manifest" {
+    need_dir_validator
+    mutants
+    validate --schemas "$SCHEMAS" "$T/bad"
+    [ "$status" -eq 1 ] || { echo "$output"; false; }
+    ! grep -q '^skip ' <<<"$output"
+    check_mutants /dev/null
+}
+
 @test "k8s-server: the validator fails unknown kinds, documents without a kind, bad names and duplicate keys" {
-    need_validator
+    need_npm_validator
     mkdir -p "$T/bad"
     printf 'apiVersion: v1\nkind: Podd\nmetadata:\n  name: x\n' >"$T/bad/kind.yaml"
     printf 'apiVersion: kyverno.io/v9\nkind: ClusterPolicy\nmetadata:\n  name: x\n' >"$T/bad/version.yaml"
     printf 'apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: NoSuchTemplate\nmetadata:\n  name: x\n' \
         >"$T/bad/constraint.yaml"
+    printf 'apiVersion: mutations.gatekeeper.sh/v1\nkind: Asign\nmetadata:\n  name: x\n' >"$T/bad/dironly.yaml"
     printf 'spec:\n  replicas: 1\n' >"$T/bad/nokind.yaml"
     printf '# validate: patch apps/v1 Deploymint\nspec:\n  replicas: 1\n' >"$T/bad/directive.yaml"
     printf 'apiVersion: v1\nkind: Service\nmetadata:\n  name: 1abc\n  namespace: x\nspec:\n  ports: [{port: 1}]\n' \
         >"$T/bad/name.yaml"
+    printf 'apiVersion: mutations.gatekeeper.sh/v1\nkind: Assign\nmetadata:\n  name: A_b\n' >"$T/bad/dironly-name.yaml"
+    printf 'apiVersion: v1\nkind: Namespace\n' >"$T/bad/nometa.yaml"
     printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: y\n' >"$T/bad/dup.yaml"
     printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\nspec: [\n' >"$T/bad/syntax.yaml"
-    validate "$T/bad"
-    [ "$status" -eq 1 ]
-    for f in kind version constraint nokind directive name dup syntax; do
-        grep -q "^FAIL .*/bad/$f.yaml" <<<"$output" || { echo "accepted: $f"; echo "$output"; false; }
+    for schemas in "" ${SCHEMAS:+"$SCHEMAS"}; do
+        validate ${schemas:+--schemas "$schemas"} "$T/bad"
+        [ "$status" -eq 1 ]
+        for f in kind version constraint dironly nokind directive name dironly-name nometa dup syntax; do
+            grep -q "^FAIL .*/bad/$f.yaml" <<<"$output" || { echo "accepted: $f"; echo "$output"; false; }
+        done
+        [[ "$output" == *'no schema for apiVersion "v1" kind "Podd"'* ]]
+        [[ "$output" == *'no schema for apiVersion "mutations.gatekeeper.sh/v1" kind "Asign"'* ]]
+        [[ "$output" == *"not a DNS-1035 label"* ]]
+        [[ "$output" == *"must have required property"*metadata* ]]
+        ! grep -q '^\(ok\|skip\) ' <<<"$output"
     done
-    [[ "$output" == *'no schema for apiVersion "v1" kind "Podd"'* ]]
-    [[ "$output" == *"not a DNS-1035 label"* ]]
-    ! grep -q '^ok ' <<<"$output"
 }
 
 @test "k8s-server: the Rego denies on system_error, errors, unanswered keys and allowed != true, never reads status_code" {
@@ -482,17 +592,20 @@ EOF
 }
 
 @test "k8s-server: make-certs.sh's Secret and filled manifests validate against the published schemas" {
-    need_validator
+    need_npm_validator
     make_certs "$T/certs"
-    validate "$T/certs"
-    [ "$status" -eq 0 ] || { echo "$output"; false; }
-    grep -q '^ok .*secret-tls.yaml#1 v1 Secret atcr-verify-tls$' <<<"$output"
-    # a webhook caBundle that is not base64 is refused (format byte; the Provider's caBundle
-    # is a plain string in its CRD, Gatekeeper checks it when it loads the Provider)
-    sed 's|^      caBundle: .*|      caBundle: not*base64|' "$T/certs/manifests/webhook-validating.yaml" >"$T/w.yaml"
-    validate "$T/w.yaml"
-    [ "$status" -eq 1 ]
-    grep -q '^FAIL .*w.yaml#1 .*caBundle must match format "byte"' <<<"$output"
+    for schemas in "" ${SCHEMAS:+"$SCHEMAS"}; do
+        validate ${schemas:+--schemas "$schemas"} "$T/certs"
+        [ "$status" -eq 0 ] || { echo "$output"; false; }
+        grep -q '^ok .*secret-tls.yaml#1 v1 Secret atcr-verify-tls$' <<<"$output"
+        grep -q '^ok .*webhook-validating.yaml#1 ' <<<"$output"
+        # a webhook caBundle that is not base64 is refused (format byte; the Provider's caBundle
+        # is a plain string in its CRD, Gatekeeper checks it when it loads the Provider)
+        sed 's|^      caBundle: .*|      caBundle: not*base64|' "$T/certs/manifests/webhook-validating.yaml" >"$T/w.yaml"
+        validate ${schemas:+--schemas "$schemas"} "$T/w.yaml"
+        [ "$status" -eq 1 ]
+        grep -q '^FAIL .*w.yaml#1 .*caBundle must match format "byte"' <<<"$output"
+    done
 }
 
 @test "k8s-server: the server starts with the Deployment's arguments, policy and make-certs' certificate" {

@@ -1,7 +1,9 @@
 #!/bin/sh
-# ensure-modules.sh -- installs this directory's pinned npm packages (ajv, ajv-formats, yaml:
-# npm ci from the committed lockfile) when node_modules is missing or older than
-# package-lock.json. Needs the npm registry once. The pattern of testdata/tsgen/ensure-modules.sh:
+# ensure-modules.sh -- installs this directory's pinned npm packages (ajv, ajv-formats,
+# ajv-i18n, yaml, and the schema packages kubernetes-models, @kubernetes-models/cert-manager,
+# @kubernetes-models/kyverno: npm ci from the committed lockfile) when node_modules is missing
+# or older than package-lock.json. Needs the npm registry once. The schema packages declare
+# node >= 22; npm warns on older node (hidden by --loglevel=error) and they run on node 20. The pattern of testdata/tsgen/ensure-modules.sh:
 # flock serialises concurrent callers (bats runs, a second shell), so one install runs at a time.
 #
 #     sh integration/k8s/validate/ensure-modules.sh
