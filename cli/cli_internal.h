@@ -18,6 +18,7 @@ struct image_opts {
     struct atv_vfy_params params;
     struct atv_vfy_store store;
     const char *image;
+    const char *input;       /* coverage: the file to read, "-" for standard input */
     const char *bundle_path; /* --bundle (offline) or bundle export -o */
     int offline;
     uint64_t deadline_ms; /* the whole run's, from the end of option parsing */
@@ -39,11 +40,16 @@ struct cli_extra {
     int (*apply)(void *ctx, int c, const char *arg, FILE *errs);
     void *ctx;
 };
-enum { CLI_MODE_IMAGE = 0, CLI_MODE_EXPORT, CLI_MODE_SERVE };
+enum { CLI_MODE_IMAGE = 0, CLI_MODE_EXPORT, CLI_MODE_SERVE, CLI_MODE_COVERAGE };
 /* Parses argv (cli/image.c). Returns -1 to go on, else the exit code. */
 int atv_cli_parse_opts(int argc, char **argv, const char *cmd, const char *help, int mode,
                        const struct cli_extra *extra, struct image_opts *o, FILE *out,
                        FILE *errs);
+
+/* --offline: the bundle (--bundle FILE, or every bundle of --bundle-dir, read
+ * once) into *b (new: atv_vfy_bundle_free), NULL when online. Returns 1, or
+ * 0 after printing why. */
+int atv_cli_load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *errs);
 
 int atv_cli_image(int argc, char **argv, FILE *out, FILE *errs);
 int atv_cli_discover(int argc, char **argv, FILE *out, FILE *errs);
