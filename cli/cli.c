@@ -28,7 +28,7 @@ static const char usage_main[] =
     "  discover       list IMAGE's signature artifacts\n"
     "  bundle export  write everything a verification needs into one file, for --offline\n"
     "  serve          a long-running HTTPS verifier: /verify, health and metrics\n"
-    "  coverage       how much of a fleet (kubectl get pods -A -o json) a trusted DID signed\n"
+    "  coverage       how much of a fleet trusted DIDs signed, from kubectl JSON\n"
     "  verify-sig     check one ECDSA signature against a did:key\n"
     "  verify-proof   check a com.atproto.sync.getRecord proof (CAR) against a DID document\n"
     "\n"

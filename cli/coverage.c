@@ -26,9 +26,8 @@
 #include <unistd.h>
 
 static const char usage_coverage[] =
-    "usage: atcr-verify coverage FILE|- [--fail-under PERCENT] [--jobs N] [-o text|json]\n"
-    "                            [--policy FILE | --trusted-did DID...]\n"
-    "                            [the identity, registry and offline options of IMAGE]\n"
+    "usage: atcr-verify coverage FILE|- [--fail-under PERCENT] [--jobs N] [-o json]\n"
+    "       [--policy FILE | --trusted-did DID...] [the options of atcr-verify IMAGE]\n"
     "\n"
     "How much of a fleet is verified by a trusted DID (not just \"has a signature\").\n"
     "Input, from FILE or - (standard input), at most 64 MiB:\n"
@@ -41,12 +40,13 @@ static const char usage_coverage[] =
     "  A first non-blank character { means JSON.\n"
     "Each distinct image (normalised name and digest, or tag) is verified once,\n"
     "exactly as `atcr-verify IMAGE` would, N at a time, under one policy and one DID\n"
-    "cache. Then a table (namespace, pod, container, image, verdict, signers or\n"
-    "reason) and a summary, overall and by namespace. Verdicts:\n"
+    "cache; a tag and the digest it resolves to count as one image. Then a table\n"
+    "(namespace, pod, container, image, verdict, signers or reason) and a summary,\n"
+    "overall and by namespace. Verdicts:\n"
     "  met           the policy requires a signature and it holds\n"
     "  not required  the policy asks for no signature (signature: false)\n"
     "  audit         not met; an audit policy lets it run\n"
-    "  refused       not met (no policy scope for the image included)\n"
+    "  refused       not met (also: no policy scope covers the image)\n"
     "  error         not met; a retry could change that (network, deadline)\n"
     "Coverage: met images over the distinct images whose policy requires a\n"
     "signature (all but `not required`), rounded down to one decimal; none: 100%.\n"
@@ -55,7 +55,8 @@ static const char usage_coverage[] =
     "                            (decimal, 0..100)\n"
     "  --jobs N                  verifications at once, 1..32 (4)\n"
     "  --timeout MS              each image's deadline (2500)\n"
-    "  -o, --output text|json    the table and summary (default), or one JSON document:\n"
+    "  -o, --output text|json    the table and summary (default), or one JSON\n"
+    "                            document:\n"
     "                            {rows: [{namespace, pod, container, field, image,\n"
     "                            digest, verdict, signers: [{did, handle?}], reason,\n"
     "                            message}], summary: {distinct, required, met,\n"
@@ -268,6 +269,9 @@ struct cov_image {
     enum cli_cov_class cls;
     enum atv_vfy_reason reason;
     char *message; /* new */
+    /* new: name@digest as verified (the tag resolved), else key: what the
+     * summary counts, so that a tag and the digest it names are one image */
+    char *ident;
     char digest[72];
     size_t n_signers;
     struct cov_signer *signers; /* new */
@@ -420,6 +424,7 @@ static void cov_cleanup(struct cov *c)
         free(m->key);
         free(m->subject);
         free(m->message);
+        free(m->ident);
         for (j = 0; j < m->n_signers; j++) {
             free(m->signers[j].did);
             free(m->signers[j].handle);
@@ -650,7 +655,9 @@ static int keep(struct cov_image *m, const struct atv_vfy_image *v)
     m->reason = v->reason;
     (void)snprintf(m->digest, sizeof m->digest, "%s", v->digest);
     m->message = dup_str(v->message);
-    if (m->message == NULL) {
+    m->ident = v->digest[0] != '\0' && v->name[0] != '\0' ? join3(v->name, "@", v->digest)
+                                                          : dup_str(m->key);
+    if (m->message == NULL || m->ident == NULL) {
         return 0;
     }
     if (v->n_signers == 0) {
@@ -755,6 +762,58 @@ out:
         free(w[i].v);
     }
     free(w);
+    return rc;
+}
+
+/* ---- counting ---------------------------------------------------------------------------- */
+
+/* The summary over images as verified: spellings that turned out to name one
+ * digest (a pending pod's tag, a running pod's digest) are one image, met when
+ * any of them was (the classes' order: met, not required, audit, refused,
+ * error; one name has one policy, so only timing can make them differ). */
+static enum atv_status count(const struct cov *c, struct cli_cov_tally *all,
+                             struct cli_cov_ns **by, size_t *n_by, struct atv_err *err)
+{
+    size_t *slots = calloc(COV_SLOTS, sizeof *slots);
+    size_t *id = calloc(c->n_imgs > 0 ? c->n_imgs : 1, sizeof *id);
+    enum cli_cov_class *cls = calloc(c->n_imgs > 0 ? c->n_imgs : 1, sizeof *cls);
+    struct cli_cov_row *rows = calloc(c->n_rows > 0 ? c->n_rows : 1, sizeof *rows);
+    size_t i, s, n_id = 0;
+    enum atv_status rc = ATV_E_NOMEM;
+
+    *by = NULL;
+    *n_by = 0;
+    memset(all, 0, sizeof *all);
+    if (slots == NULL || id == NULL || cls == NULL || rows == NULL) {
+        (void)atv_err_set(err, ATV_E_NOMEM, "coverage: out of memory");
+        goto out;
+    }
+    for (i = 0; i < c->n_imgs; i++) {
+        const char *k = c->imgs[i].ident;
+        for (s = fnv1a(k) & (COV_SLOTS - 1); slots[s] != 0; s = (s + 1) & (COV_SLOTS - 1)) {
+            if (strcmp(c->imgs[slots[s] - 1].ident, k) == 0) {
+                break;
+            }
+        }
+        if (slots[s] == 0) {
+            slots[s] = i + 1;
+            cls[n_id] = c->imgs[i].cls;
+            id[i] = n_id++;
+        } else {
+            id[i] = id[slots[s] - 1];
+            cls[id[i]] = c->imgs[i].cls < cls[id[i]] ? c->imgs[i].cls : cls[id[i]];
+        }
+    }
+    for (i = 0; i < c->n_rows; i++) {
+        rows[i] = c->rows[i];
+        rows[i].img = id[c->rows[i].img];
+    }
+    rc = atv_cli_cov_summary(rows, c->n_rows, cls, n_id, all, by, n_by, err);
+out:
+    free(slots);
+    free(id);
+    free(cls);
+    free(rows);
     return rc;
 }
 
@@ -1079,8 +1138,7 @@ int atv_cli_coverage(int argc, char **argv, FILE *out, FILE *errs)
     struct pool p;
     struct cli_cov_tally all;
     struct cli_cov_ns *by = NULL;
-    enum cli_cov_class *cls = NULL;
-    size_t n_by = 0, i;
+    size_t n_by = 0;
     struct atv_err err;
     int code;
 
@@ -1146,16 +1204,7 @@ int atv_cli_coverage(int argc, char **argv, FILE *out, FILE *errs)
         fprintf(errs, "atcr-verify coverage: %s\n", err.msg);
         goto out;
     }
-    cls = calloc(c->n_imgs > 0 ? c->n_imgs : 1, sizeof *cls);
-    if (cls == NULL) {
-        fprintf(errs, "atcr-verify coverage: out of memory\n");
-        goto out;
-    }
-    for (i = 0; i < c->n_imgs; i++) {
-        cls[i] = c->imgs[i].cls;
-    }
-    if (atv_cli_cov_summary(c->rows, c->n_rows, cls, c->n_imgs, &all, &by, &n_by, &err) !=
-        ATV_OK) {
+    if (count(c, &all, &by, &n_by, &err) != ATV_OK) {
         fprintf(errs, "atcr-verify coverage: %s\n", err.msg);
         goto out;
     }
@@ -1180,7 +1229,6 @@ out:
         cov_cleanup(c);
         free(c);
     }
-    free(cls);
     free(by);
     atv_policy_free(policy);
     atv_vfy_bundle_free(bundle);
