@@ -274,17 +274,68 @@ static const char *num_json(const char *s)
     return s;
 }
 
-/* atcr-verify serve: no IMAGE, no one-shot options; the trust from the
- * environment the seed's deployments set when no flag gave one (flags win):
- * ATCR_POLICY_FILE (= --policy), TRUSTED_DIDS (comma-separated DIDs),
- * REQUIRE_SIGNATURE ("true", the default, or "false": every verdict
- * audit-only). Returns -1 to go on, else an exit code. */
-static int serve_checks(struct image_opts *o, int argc, char **argv, const char *cmd, FILE *errs)
+/* The trust the seed's deployments set in the environment, taken when no
+ * flag gave one (flags win): ATCR_POLICY_FILE (= --policy), TRUSTED_DIDS
+ * (comma-separated DIDs). For serve and coverage. Returns -1 to go on, else
+ * an exit code. */
+static int env_trust(struct image_opts *o, const char *cmd, FILE *errs)
 {
     const char *pf = getenv("ATCR_POLICY_FILE");
     const char *td = getenv("TRUSTED_DIDS");
-    const char *rs = getenv("REQUIRE_SIGNATURE");
     char path[ATV_VFY_MAX_PATH + 1];
+
+    pf = pf != NULL && pf[0] != '\0' ? pf : NULL;
+    td = td != NULL && td[0] != '\0' ? td : NULL;
+    if (o->params.has_trusted || o->params.trust_policy[0] != '\0') {
+        return -1;
+    }
+    if (pf != NULL && td != NULL) {
+        return usage(errs, cmd, "ATCR_POLICY_FILE and TRUSTED_DIDS: set one, not both");
+    }
+    if (pf != NULL) {
+        if (!abs_path(pf, path, sizeof path)) {
+            fprintf(errs, "atcr-verify %s: ATCR_POLICY_FILE %s: no such file\n", cmd, pf);
+            return ATV_CLI_USAGE;
+        }
+        if (!set_str(o, "trustPolicy", path, errs, cmd)) {
+            return ATV_CLI_USAGE;
+        }
+    }
+    while (td != NULL && *td != '\0') {
+        char did[ATV_MAX_DID + 1];
+        const char *end = strchr(td, ',');
+        size_t n = end != NULL ? (size_t)(end - td) : strlen(td);
+        while (n > 0 && (*td == ' ' || *td == '\t')) {
+            td++;
+            n--;
+        }
+        while (n > 0 && (td[n - 1] == ' ' || td[n - 1] == '\t')) {
+            n--;
+        }
+        if (n > ATV_MAX_DID) {
+            fprintf(errs, "atcr-verify %s: TRUSTED_DIDS: an entry of %zu bytes\n", cmd, n);
+            return ATV_CLI_USAGE;
+        }
+        if (n > 0) {
+            memcpy(did, td, n);
+            did[n] = '\0';
+            if (!add_list(o, "trustedDIDs", did, errs, cmd)) {
+                return ATV_CLI_USAGE;
+            }
+        }
+        td = end != NULL ? end + 1 : NULL;
+    }
+    return -1;
+}
+
+/* atcr-verify serve: no IMAGE, no one-shot options; the trust from the
+ * environment (env_trust) and REQUIRE_SIGNATURE ("true", the default, or
+ * "false": every verdict audit-only). Returns -1 to go on, else an exit
+ * code. */
+static int serve_checks(struct image_opts *o, int argc, char **argv, const char *cmd, FILE *errs)
+{
+    const char *rs = getenv("REQUIRE_SIGNATURE");
+    int code;
 
     (void)argv;
     if (optind != argc) {
@@ -297,45 +348,9 @@ static int serve_checks(struct image_opts *o, int argc, char **argv, const char 
                      "-o, --offline, --bundle, --username and --password-stdin are not for "
                      "serve (--bundle-dir is)");
     }
-    pf = pf != NULL && pf[0] != '\0' ? pf : NULL;
-    td = td != NULL && td[0] != '\0' ? td : NULL;
-    if (!o->params.has_trusted && o->params.trust_policy[0] == '\0') {
-        if (pf != NULL && td != NULL) {
-            return usage(errs, cmd, "ATCR_POLICY_FILE and TRUSTED_DIDS: set one, not both");
-        }
-        if (pf != NULL) {
-            if (!abs_path(pf, path, sizeof path)) {
-                fprintf(errs, "atcr-verify %s: ATCR_POLICY_FILE %s: no such file\n", cmd, pf);
-                return ATV_CLI_USAGE;
-            }
-            if (!set_str(o, "trustPolicy", path, errs, cmd)) {
-                return ATV_CLI_USAGE;
-            }
-        }
-        while (td != NULL && *td != '\0') {
-            char did[ATV_MAX_DID + 1];
-            const char *end = strchr(td, ',');
-            size_t n = end != NULL ? (size_t)(end - td) : strlen(td);
-            while (n > 0 && (*td == ' ' || *td == '\t')) {
-                td++;
-                n--;
-            }
-            while (n > 0 && (td[n - 1] == ' ' || td[n - 1] == '\t')) {
-                n--;
-            }
-            if (n > ATV_MAX_DID) {
-                fprintf(errs, "atcr-verify %s: TRUSTED_DIDS: an entry of %zu bytes\n", cmd, n);
-                return ATV_CLI_USAGE;
-            }
-            if (n > 0) {
-                memcpy(did, td, n);
-                did[n] = '\0';
-                if (!add_list(o, "trustedDIDs", did, errs, cmd)) {
-                    return ATV_CLI_USAGE;
-                }
-            }
-            td = end != NULL ? end + 1 : NULL;
-        }
+    code = env_trust(o, cmd, errs);
+    if (code >= 0) {
+        return code;
     }
     if (rs != NULL && strcmp(rs, "false") == 0) {
         o->params.audit_only = 1;
@@ -368,8 +383,9 @@ static int all_opts(const struct cli_extra *extra, struct option *all)
 }
 
 /* Parses argv. mode: CLI_MODE_IMAGE (one IMAGE), CLI_MODE_EXPORT (-o names the
- * bundle file), CLI_MODE_SERVE (no IMAGE; extra's options too). Returns -1
- * to go on, else an exit code. */
+ * bundle file), CLI_MODE_SERVE (no IMAGE; extra's options too),
+ * CLI_MODE_COVERAGE (one INPUT, extra's options, the environment's trust).
+ * Returns -1 to go on, else an exit code. */
 int atv_cli_parse_opts(int argc, char **argv, const char *cmd, const char *help, int mode,
                        const struct cli_extra *extra, struct image_opts *o, FILE *out, FILE *errs)
 {
@@ -509,10 +525,29 @@ int atv_cli_parse_opts(int argc, char **argv, const char *cmd, const char *help,
     if (mode == CLI_MODE_SERVE) {
         return serve_checks(o, argc, argv, cmd, errs);
     }
-    if (optind != argc - 1) {
+    if (mode == CLI_MODE_COVERAGE) {
+        /* coverage: one INPUT (a file, or - for standard input) instead of IMAGE */
+        if (optind != argc - 1) {
+            return usage(errs, cmd,
+                         optind >= argc ? "FILE is required (- for standard input)"
+                                        : "one FILE only");
+        }
+        o->input = argv[optind];
+        if (strcmp(o->input, "-") == 0 && o->password_stdin) {
+            return usage(errs, cmd, "--password-stdin and - both want standard input");
+        }
+        c = env_trust(o, cmd, errs);
+        if (c >= 0) {
+            return c;
+        }
+        if (o->params.trust_policy[0] != '\0' && o->params.has_trusted) {
+            return usage(errs, cmd, "give --trusted-did or --policy, not both");
+        }
+    } else if (optind != argc - 1) {
         return usage(errs, cmd, optind >= argc ? "IMAGE is required" : "one IMAGE only");
+    } else {
+        o->image = argv[optind];
     }
-    o->image = argv[optind];
     if (o->params.bundle_dir[0] != '\0') {
         if (o->bundle_path != NULL || export_mode) {
             return usage(errs, cmd, "--bundle-dir (bundleDir) does not go with --bundle or export");
@@ -612,7 +647,7 @@ static int print_found(const struct atv_vfy_found *f, int json, FILE *out)
     return ATV_CLI_OK;
 }
 
-static int load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *errs)
+int atv_cli_load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *errs)
 {
     struct atv_err err;
     atv_err_clear(&err);
@@ -654,7 +689,7 @@ int atv_cli_discover(int argc, char **argv, FILE *out, FILE *errs)
     }
     code = atv_cli_parse_opts(argc, argv, "discover", usage_discover, CLI_MODE_IMAGE, NULL, &o,
                               out, errs);
-    if (code >= 0 || !load_offline(&o, &bundle, errs)) {
+    if (code >= 0 || !atv_cli_load_offline(&o, &bundle, errs)) {
         code = code >= 0 ? code : ATV_CLI_USAGE;
         goto out;
     }
@@ -856,7 +891,7 @@ int atv_cli_image(int argc, char **argv, FILE *out, FILE *errs)
     atv_cli_opts_init(&o);
     code = atv_cli_parse_opts(argc, argv, "", usage_image, CLI_MODE_IMAGE, NULL, &o, out, errs);
     if (code < 0) {
-        code = load_offline(&o, &bundle, errs) ? verify_image(&o, bundle, NULL, out, errs)
+        code = atv_cli_load_offline(&o, &bundle, errs) ? verify_image(&o, bundle, NULL, out, errs)
                                                : ATV_CLI_USAGE;
     }
     atv_vfy_bundle_free(bundle);
