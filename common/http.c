@@ -69,6 +69,7 @@ struct atv_http {
     int allow_http;
     int allow_loopback_http;
     char *ca_file;    /* owned; NULL: libcurl's default */
+    int ca_only;      /* ca_file alone: no CA directory */
     char *user_agent; /* owned */
     int has_test_ns;  /* atv_http_test_nameserver: TXT lookups ask test_ns only */
     struct sockaddr_in test_ns;
@@ -171,6 +172,7 @@ enum atv_status atv_http_new(const struct atv_http_opts *opts, struct atv_http *
     h->timeout_ms = opts->timeout_ms != 0 ? opts->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
     h->allow_http = opts->allow_http != 0;
     h->allow_loopback_http = opts->allow_loopback_http != 0;
+    h->ca_only = opts->ca_only != 0 && opts->ca_file != NULL;
     h->curl = curl_easy_init();
     h->user_agent =
         strdup(opts->user_agent != NULL ? opts->user_agent : "atcr-verify/" ATV_VERSION);
@@ -230,6 +232,7 @@ enum atv_status atv_http_sub(struct atv_http *parent, uint32_t budget_ms, struct
     o.allow_http = parent->allow_http;
     o.allow_loopback_http = parent->allow_loopback_http;
     o.ca_file = parent->ca_file;
+    o.ca_only = parent->ca_only;
     o.user_agent = parent->user_agent;
     rc = atv_http_new(&o, &h, err);
     if (rc != ATV_OK) {
@@ -687,6 +690,10 @@ static CURLcode hop_setopts(struct atv_http *h, const struct atv_http_req *req, 
     }
     if (cc == CURLE_OK && h->ca_file != NULL) {
         cc = curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+    }
+    if (cc == CURLE_OK && h->ca_only) {
+        /* NULL: no CA directory at all, only CAINFO (libcurl's CURLOPT_CAPATH) */
+        cc = curl_easy_setopt(c, CURLOPT_CAPATH, (char *)NULL);
     }
     if (cc == CURLE_OK) {
         cc = curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);

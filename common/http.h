@@ -44,6 +44,8 @@ struct atv_http_opts {
     int allow_loopback_http; /* plain http:// to 127.0.0.0/8, [::1] and localhost only */
     const char *ca_file;     /* CA bundle; NULL: libcurl's default, then
                               * /etc/ssl/certs/ca-certificates.crt when that exists */
+    int ca_only;             /* with ca_file: that file is the only trust (libcurl's CA
+                              * directory, /etc/ssl/certs on Debian, is not consulted) */
     const char *user_agent;  /* NULL: "atcr-verify/<version>" */
 };
 
