@@ -1,5 +1,6 @@
-/* cli/cli_internal.h: the image commands (cli/image.c), serve (cli/serve.c) and
- * coverage (cli/coverage.c), dispatched by cli.c.
+/* cli/cli_internal.h: the image commands (cli/image.c), serve (cli/serve.c),
+ * coverage (cli/coverage.c) and containerd-verifier (cli/containerd.c),
+ * dispatched by cli.c.
  * Each takes argv with argv[0] the command (or the program for IMAGE). */
 #ifndef ATV_CLI_CLI_INTERNAL_H
 #define ATV_CLI_CLI_INTERNAL_H
@@ -40,7 +41,7 @@ struct cli_extra {
     int (*apply)(void *ctx, int c, const char *arg, FILE *errs);
     void *ctx;
 };
-enum { CLI_MODE_IMAGE = 0, CLI_MODE_EXPORT, CLI_MODE_SERVE, CLI_MODE_COVERAGE };
+enum { CLI_MODE_IMAGE = 0, CLI_MODE_EXPORT, CLI_MODE_SERVE, CLI_MODE_COVERAGE, CLI_MODE_NODE };
 /* Parses argv (cli/image.c). Returns -1 to go on, else the exit code. */
 int atv_cli_parse_opts(int argc, char **argv, const char *cmd, const char *help, int mode,
                        const struct cli_extra *extra, struct image_opts *o, FILE *out,
@@ -50,6 +51,10 @@ int atv_cli_parse_opts(int argc, char **argv, const char *cmd, const char *help,
  * once) into *b (new: atv_vfy_bundle_free), NULL when online. Returns 1, or
  * 0 after printing why. */
 int atv_cli_load_offline(struct image_opts *o, struct atv_vfy_bundle **b, FILE *errs);
+/* The exit status of an image verdict: 0 allowed; 1 a definite refusal; 2 a
+ * configuration error (BAD_REQUEST), signatures that could not be listed, or
+ * a failure a retry could change (transient). */
+int atv_cli_verdict_exit(const struct atv_vfy_image *v);
 
 /* ---- coverage (cli/coverage.c) ----------------------------------------------------
  * Caps of `atcr-verify coverage` (over any: exit 2, naming it). */
@@ -116,5 +121,7 @@ int atv_cli_image(int argc, char **argv, FILE *out, FILE *errs);
 int atv_cli_discover(int argc, char **argv, FILE *out, FILE *errs);
 int atv_cli_bundle(int argc, char **argv, FILE *out, FILE *errs);
 int atv_cli_serve(int argc, char **argv, FILE *out, FILE *errs); /* cli/serve.c */
+/* containerd's image-verifier protocol (cli/containerd.c) */
+int atv_cli_containerd(int argc, char **argv, FILE *out, FILE *errs);
 
 #endif

@@ -384,7 +384,8 @@ static int all_opts(const struct cli_extra *extra, struct option *all)
 
 /* Parses argv. mode: CLI_MODE_IMAGE (one IMAGE), CLI_MODE_EXPORT (-o names the
  * bundle file), CLI_MODE_SERVE (no IMAGE; extra's options too),
- * CLI_MODE_COVERAGE (one INPUT, extra's options, the environment's trust).
+ * CLI_MODE_COVERAGE (one INPUT, extra's options, the environment's trust),
+ * CLI_MODE_NODE (no IMAGE, no environment: containerd-verifier).
  * Returns -1 to go on, else an exit code. */
 int atv_cli_parse_opts(int argc, char **argv, const char *cmd, const char *help, int mode,
                        const struct cli_extra *extra, struct image_opts *o, FILE *out, FILE *errs)
@@ -524,6 +525,23 @@ int atv_cli_parse_opts(int argc, char **argv, const char *cmd, const char *help,
     }
     if (mode == CLI_MODE_SERVE) {
         return serve_checks(o, argc, argv, cmd, errs);
+    }
+    if (mode == CLI_MODE_NODE) {
+        /* containerd-verifier: the image comes from containerd's own flags,
+         * stdin holds its descriptor, and nothing is read from the
+         * environment containerd's daemon happens to have */
+        if (optind != argc) {
+            return usage(errs, cmd, "unexpected argument");
+        }
+        if (o->offline || o->bundle_path != NULL || o->json || o->password_stdin ||
+            o->store.username != NULL) {
+            return usage(errs, cmd,
+                         "-o, --offline, --bundle, --username and --password-stdin are not for "
+                         "containerd-verifier (--bundle-dir is)");
+        }
+        o->offline = o->params.bundle_dir[0] != '\0';
+        o->deadline_ms = atv_vfy_clock_ms() + o->params.timeout_ms;
+        return -1;
     }
     if (mode == CLI_MODE_COVERAGE) {
         /* coverage: one INPUT (a file, or - for standard input) instead of IMAGE */
@@ -774,7 +792,7 @@ static void verdict_text(const struct image_opts *o, const struct atv_vfy_image 
 /* Exit status from the verdict: allowed 0; a definite refusal 1; a
  * configuration error, signatures that could not even be listed, or a
  * failure a retry could change 2. */
-static int exit_code(const struct atv_vfy_image *v)
+int atv_cli_verdict_exit(const struct atv_vfy_image *v)
 {
     if (v->allowed) {
         return ATV_CLI_OK;
@@ -863,7 +881,7 @@ static int verify_image(struct image_opts *o, const struct atv_vfy_bundle *offli
                 atv_vfy_reason_name(v->reason), v->message);
     }
     if (!o->collect) {
-        code = exit_code(v);
+        code = atv_cli_verdict_exit(v);
     }
     if (o->json) {
         char *s = atv_vfy_image_json(v, o->image, rq.now, 1);

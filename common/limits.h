@@ -5,6 +5,14 @@
 
 /* Plugin stdin (Ratify sends a few KiB). */
 #define ATV_MAX_STDIN (1u << 20)
+/* containerd-verifier's stdin: one OCI descriptor (containerd sends its
+ * mediaType, digest, size and annotations: well under 1 KiB). */
+#define ATV_MAX_DESCRIPTOR (64u << 10)
+/* One token of containerd-verifier's argv (a reference is at most 2 KiB). */
+#define ATV_MAX_ARG 8192u
+/* An atcr-verify serve /verify answer read by containerd-verifier --server
+ * (a verdict with ATV_VFY_MAX_SIGS artifacts is some 40 KiB). */
+#define ATV_MAX_VERDICT_JSON (256u << 10)
 /* Any HTTP response body. */
 #define ATV_MAX_HTTP_BODY (4u << 20)
 /* A whole CAR file: a getRecord proof is a few KiB; a full test repo a few hundred. */
