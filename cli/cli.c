@@ -29,6 +29,7 @@ static const char usage_main[] =
     "  bundle export  write everything a verification needs into one file, for --offline\n"
     "  serve          a long-running HTTPS verifier: /verify, health and metrics\n"
     "  coverage       how much of a fleet trusted DIDs signed, from kubectl JSON\n"
+    "  containerd-verifier  containerd 2.x's image verifier: allow or block each pull\n"
     "  verify-sig     check one ECDSA signature against a did:key\n"
     "  verify-proof   check a com.atproto.sync.getRecord proof (CAR) against a DID document\n"
     "\n"
@@ -343,6 +344,9 @@ int atv_cli_run(int argc, char **argv, FILE *out, FILE *errs)
     }
     if (strcmp(argv[1], "coverage") == 0) {
         return atv_cli_coverage(argc - 1, argv + 1, out, errs);
+    }
+    if (strcmp(argv[1], "containerd-verifier") == 0) {
+        return atv_cli_containerd(argc - 1, argv + 1, out, errs);
     }
     if (argv[1][0] == '-') {
         return usage_error(errs, NULL, "unknown option");
