@@ -850,8 +850,8 @@ static int ask_server(const struct ctrd_args *a, const char *subject, const char
     rq.headers = hdrs;
     rq.max_body = ATV_MAX_VERDICT_JSON;
     if (atv_http_do(h, &rq, &resp, &err) != ATV_OK) {
-        fprintf(errs, "warn: " CTRD_CMD ": --server did not answer within %u ms: %s; verifying "
-                      "here\n",
+        fprintf(errs, "warn: " CTRD_CMD ": --server gave no answer (%u ms allowed): %s; "
+                      "verifying here\n",
                 budget, err.msg);
         goto out;
     }
