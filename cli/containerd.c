@@ -946,6 +946,10 @@ int atv_cli_containerd(int argc, char **argv, FILE *out, FILE *errs)
         code = ATV_CLI_OK;
         goto out;
     }
+    /* reading --config or the policy could block (a FIFO, a hung mount):
+     * the default deadline holds until the configured one is known */
+    wd_arm(out, CTRD_DEFAULT_TIMEOUT_MS + CTRD_WATCHDOG_GRACE_MS, CTRD_DEFAULT_TIMEOUT_MS);
+    armed = 1;
     o.params.timeout_ms = CTRD_DEFAULT_TIMEOUT_MS; /* --config's timeoutMs, then --timeout, win */
     code = parse_own(&a, &o, l, out, errs);
     if (code >= 0) {
@@ -954,8 +958,10 @@ int atv_cli_containerd(int argc, char **argv, FILE *out, FILE *errs)
     code = ATV_CLI_USAGE;
     /* one deadline from the start of the process's work, for every step */
     deadline = start + o.params.timeout_ms;
-    wd_arm(out, o.params.timeout_ms + CTRD_WATCHDOG_GRACE_MS, o.params.timeout_ms);
-    armed = 1;
+    {
+        uint64_t now = atv_vfy_clock_ms(), end = deadline + CTRD_WATCHDOG_GRACE_MS;
+        wd_arm(out, end > now ? (uint32_t)(end - now) : 1u, o.params.timeout_ms);
+    }
     if (a.name == NULL || a.digest == NULL || a.media_type == NULL) {
         line_set(l, "error: usage: ", "-name, -digest and -stdin-media-type are all required");
         goto out;

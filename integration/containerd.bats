@@ -368,6 +368,31 @@ EOF
     [ "$el" -lt 2500 ]
 }
 
+@test "the watchdog: a run held past its deadline still answers one line, exit 2, never a signal" {
+    touch "$STATE/pds-stall"
+    desc "$GOOD" > "$T/stdin"
+    stalls() { grep -c "rkey=${GOOD#sha256:} -> stall" "$STATE/atproto-server.log" || true; }
+    before=$(stalls)
+    "$CLI" containerd-verifier --config "$T/node.json" --timeout 1000 -name "$IMG:good" \
+        -digest "$GOOD" -stdin-media-type "$MT" < "$T/stdin" > "$T/out" 2> "$T/err" 3>&- &
+    pid=$!
+    # once it waits for the PDS (its timer armed at start) ...
+    for _ in $(seq 1 40); do
+        [ "$(stalls)" -gt "$before" ] && break
+        sleep 0.05
+    done
+    # ... frozen past the deadline and the watchdog's grace (as a starved node could be):
+    # the timer's signal is waiting when it runs again
+    kill -STOP "$pid"
+    sleep 2
+    kill -CONT "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    cat "$T/out" "$T/err"
+    [ "$rc" -eq 2 ]
+    [ "$(cat "$T/out")" = "error: TIMEOUT (transient): no verdict within the deadline of 1000 ms" ]
+}
+
 # ---- --server -----------------------------------------------------------------------------------
 
 @test "--server: the server's verdict, its refusal; one PDS request for many nodes" {
