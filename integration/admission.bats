@@ -7,6 +7,7 @@ bats_require_minimum_version 1.5.0
 # loopback fixture stack, for every kind whose images we read. Every wait is bounded.
 
 load fixture/stack
+load fixture/serve
 
 setup_file() {
     fixture_up
@@ -29,40 +30,14 @@ setup() {
     SRV_PID=""
 }
 
-teardown() {
-    if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
-        kill -TERM "$SRV_PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$SRV_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -KILL "$SRV_PID" 2>/dev/null || true
-        wait "$SRV_PID" 2>/dev/null || true
-    fi
-}
+teardown() { srv_stop; }
 
-start() {
-    timeout 120 "$CLI" serve --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
-        --tls-cert "$CERT" --tls-key "$KEY" --lame-duck 0 "${NET[@]}" "$@" 2> "$T/serve.log" &
-    SRV_PID=$!
-    for _ in $(seq 1 100); do
-        if grep -q 'listening on' "$T/serve.log" 2>/dev/null; then break; fi
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    PORT=$(sed -n 's/.*listening on https:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$T/serve.log")
-    HPORT=$(sed -n 's/.*health on http:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$T/serve.log")
-    [ -n "$PORT" ] || { cat "$T/serve.log" >&2; return 1; }
-}
+start() { SRV_CERT=$CERT SRV_KEY=$KEY srv_start "$@"; }
 
 # apiserver [options] OBJECT-FILE: the emulated API server's mutating then validating call
 apiserver() {
     timeout 60 node "$BATS_TEST_DIRNAME/admission/apiserver.js" --base "https://127.0.0.1:$PORT" \
         --ca "$CERT" "$@"
-}
-metric() {
-    curl -sS --max-time 5 "http://127.0.0.1:$HPORT/metrics" |
-        awk -v n="$1" 'index($0, n " ") == 1 && !done { print $NF; done = 1 }'
 }
 
 # podspec MAIN INIT VOLUME: a pod spec with one container, one init container and one image volume
@@ -86,15 +61,6 @@ object() {
     Job) jq -nc --argjson t "$tpl" '{apiVersion: "batch/v1", kind: "Job", metadata: {name: "j", namespace: "team"}, spec: {template: ($t | .spec.restartPolicy = "Never")}}' ;;
     CronJob) jq -nc --argjson t "$tpl" '{apiVersion: "batch/v1", kind: "CronJob", metadata: {name: "c", namespace: "team"}, spec: {schedule: "*/5 * * * *", jobTemplate: {spec: {template: ($t | .spec.restartPolicy = "Never")}}}}' ;;
     esac
-}
-# push_unsigned TAG: good's manifest with one more annotation, so a digest nothing signed
-push_unsigned() {
-    curl -sS --max-time 10 -o "$T/m.json" -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-        "http://$REGISTRY/v2/atv/app/manifests/good"
-    jq -c '.annotations = ((.annotations // {}) + {"atv.test/unsigned": "1"})' "$T/m.json" > "$T/u.json"
-    curl -sS --max-time 10 -f -o /dev/null -X PUT \
-        -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
-        --data-binary "@$T/u.json" "http://$REGISTRY/v2/atv/app/manifests/$1"
 }
 
 @test "every kind: mutation pins each image where it sits, validation admits the result" {

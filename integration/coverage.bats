@@ -13,6 +13,7 @@ bats_require_minimum_version 1.5.0
 # 3 MiB cap, and the operational errors (exit 2).
 
 load fixture/stack
+load fixture/serve
 
 setup_file() { fixture_up; }
 teardown_file() { fixture_down; }
@@ -41,15 +42,6 @@ EOF
     push_unsigned unsigned
 }
 
-# push_unsigned TAG: good's manifest with one more annotation: a digest nothing signed
-push_unsigned() {
-    curl -sS --max-time 10 -o "$T/m.json" -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-        "http://$REGISTRY/v2/atv/app/manifests/good"
-    jq -c '.annotations = ((.annotations // {}) + {"atv.test/unsigned": "1"})' "$T/m.json" > "$T/u.json"
-    curl -sS --max-time 10 -f -o /dev/null -X PUT \
-        -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
-        --data-binary "@$T/u.json" "http://$REGISTRY/v2/atv/app/manifests/$1"
-}
 
 cov() { # ARGS...: atcr-verify coverage with the fixture's network options and policy
     "$CLI" coverage "$@" --policy "$T/policy.yaml" "${NET[@]}"

@@ -7,6 +7,7 @@ bats_require_minimum_version 1.5.0
 # 127.0.0.1 port 0; every wait is bounded; teardown kills the server.
 
 load fixture/stack
+load fixture/serve
 
 setup_file() {
     fixture_up
@@ -54,32 +55,9 @@ setup() {
     SRV_PID=""
 }
 
-teardown() {
-    if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
-        kill -TERM "$SRV_PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$SRV_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -KILL "$SRV_PID" 2>/dev/null || true
-        wait "$SRV_PID" 2>/dev/null || true
-    fi
-}
+teardown() { srv_stop; }
 
-start() {
-    timeout 120 "$CLI" serve --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
-        --tls-cert "$PKI/srv.pem" --tls-key "$PKI/srv.key" --lame-duck 0 "${NET[@]}" "$@" \
-        2> "$T/serve.log" &
-    SRV_PID=$!
-    for _ in $(seq 1 100); do
-        if grep -q 'listening on' "$T/serve.log" 2>/dev/null; then break; fi
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    PORT=$(sed -n 's/.*listening on https:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$T/serve.log")
-    HPORT=$(sed -n 's/.*health on http:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$T/serve.log")
-    [ -n "$PORT" ] || { cat "$T/serve.log" >&2; return 1; }
-}
+start() { SRV_CERT=$PKI/srv.pem SRV_KEY=$PKI/srv.key srv_start "$@"; }
 
 # gk [--mutate] [client options] ROUND...: the emulated Gatekeeper against /gatekeeper/verify
 # (or /mutate), trusting the provider's CA only
@@ -88,19 +66,6 @@ gk() {
     if [ "${1:-}" = --mutate ]; then path=mutate; fi
     timeout 60 node "$BATS_TEST_DIRNAME/gatekeeper/gk-client.js" \
         --url "https://127.0.0.1:$PORT/gatekeeper/$path" --ca "$PKI/ca.pem" "$@"
-}
-metric() {
-    curl -sS --max-time 5 "http://127.0.0.1:$HPORT/metrics" |
-        awk -v n="$1" 'index($0, n " ") == 1 && !done { print $NF; done = 1 }'
-}
-# push_unsigned TAG: good's manifest with one more annotation, so a digest nothing signed
-push_unsigned() {
-    curl -sS --max-time 10 -o "$T/m.json" -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-        "http://$REGISTRY/v2/atv/app/manifests/good"
-    jq -c '.annotations = ((.annotations // {}) + {"atv.test/unsigned": "1"})' "$T/m.json" > "$T/u.json"
-    curl -sS --max-time 10 -f -o /dev/null -X PUT \
-        -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
-        --data-binary "@$T/u.json" "http://$REGISTRY/v2/atv/app/manifests/$1"
 }
 
 @test "gatekeeper/verify: one item per key in order, duplicates included; the Rego's decisions" {

@@ -11,6 +11,7 @@ bats_require_minimum_version 1.5.0
 # the server and clears the fixture's switches (STATE/deleted, STATE/pds-stall).
 
 load fixture/stack
+load fixture/serve
 
 setup_file() {
     fixture_up
@@ -53,34 +54,10 @@ setup() {
     SRV_PID=""
 }
 
-teardown() {
-    if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
-        kill -TERM "$SRV_PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$SRV_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -KILL "$SRV_PID" 2>/dev/null || true
-        wait "$SRV_PID" 2>/dev/null || true
-    fi
-    rm -rf "$STATE/deleted" "$STATE/pds-stall"
-}
+teardown() { srv_stop; }
 
-# start ARGS...: starts the server on 127.0.0.1 port 0 (health too); sets PORT, HPORT, SRV_PID.
-start() {
-    timeout 120 "$CLI" serve --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
-        --tls-cert "$CERT" --tls-key "$KEY" --lame-duck 300 "${NET[@]}" "$@" \
-        2> "$T/serve.log" &
-    SRV_PID=$!
-    for _ in $(seq 1 100); do
-        if grep -q 'listening on' "$T/serve.log" 2>/dev/null; then break; fi
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    PORT=$(sed -n 's/.*listening on https:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$T/serve.log")
-    HPORT=$(sed -n 's/.*health on http:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$T/serve.log")
-    [ -n "$PORT" ] && [ -n "$HPORT" ] || { cat "$T/serve.log" >&2; return 1; }
-}
+# start ARGS...: srv_start with this file's certificate and a 300 ms lame duck
+start() { SRV_CERT=$CERT SRV_KEY=$KEY SRV_LAME=300 srv_start "$@"; }
 
 # get URL-PATH: HTTPS GET; prints the body, then the status on the last line
 get() {
@@ -96,35 +73,10 @@ post() {
 hget() {
     curl -sS --max-time 5 -w '\n%{http_code}' "http://127.0.0.1:$HPORT$1"
 }
-# metric NAME: its value from /metrics (the first line that starts with NAME and a space)
-metric() {
-    curl -sS --max-time 5 "http://127.0.0.1:$HPORT/metrics" |
-        awk -v n="$1" 'index($0, n " ") == 1 && !done { print $NF; done = 1 }'
-}
-# tag_copy SRC DST: the fixture registry's manifest SRC tagged DST as well (same digest)
-tag_copy() {
-    local ct
-    curl -sS --max-time 10 -D "$T/tag.h" -o "$T/tag.json" \
-        -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-        "http://$REGISTRY/v2/atv/app/manifests/$1"
-    ct=$(sed -n 's/^[Cc]ontent-[Tt]ype: *\([^[:space:]]*\).*/\1/p' "$T/tag.h")
-    curl -sS --max-time 10 -f -o /dev/null -X PUT -H "Content-Type: $ct" \
-        --data-binary "@$T/tag.json" "http://$REGISTRY/v2/atv/app/manifests/$2"
-}
 # fingerprint: the SHA-256 fingerprint of the certificate a new connection is given
 fingerprint() {
     openssl s_client -connect "127.0.0.1:$PORT" -servername 127.0.0.1 </dev/null 2>/dev/null |
         openssl x509 -noout -fingerprint -sha256 2>/dev/null
-}
-# until_true SECONDS CMD...: runs CMD every 0.2 s until it succeeds; fails after SECONDS
-until_true() {
-    local n=$(( $1 * 5 ))
-    shift
-    for _ in $(seq 1 "$n"); do
-        if "$@"; then return 0; fi
-        sleep 0.2
-    done
-    return 1
 }
 status_of() { tail -n 1 <<< "$1"; }
 body_of() { sed '$d' <<< "$1"; }

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define K8S_MSG_MAX 4096u      /* status.message, bytes */
@@ -276,20 +275,6 @@ static void k8s_done(struct atv_srv *s, struct srv_wait *w, const struct atv_vfy
     }
 }
 
-static int json_type_ok(const char *ct)
-{
-    static const char want[] = "application/json";
-    if (ct == NULL) {
-        return 1;
-    }
-    while (*ct == ' ' || *ct == '\t') {
-        ct++;
-    }
-    return strncasecmp(ct, want, sizeof want - 1) == 0 &&
-           (ct[sizeof want - 1] == '\0' || ct[sizeof want - 1] == ';' ||
-            ct[sizeof want - 1] == ' ');
-}
-
 /* r->first: each image's first occurrence (n <= ATV_KUBE_MAX_IMAGES: quadratic is bounded). */
 static void k8s_dedupe(struct k8s_req *r)
 {
@@ -322,7 +307,7 @@ void srv_k8s_handle(struct atv_srv *s, srv_req *req, int mutate)
         k8s_bad(s, req, path, 405, "method: only POST");
         return;
     }
-    if (!json_type_ok(srv_header(req, "Content-Type"))) {
+    if (!srv_json_request(req)) {
         k8s_bad(s, req, path, 415, "Content-Type: want application/json");
         return;
     }

@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define GK_API "externaldata.gatekeeper.sh/v1beta1"
@@ -280,21 +279,6 @@ static void gk_done(struct atv_srv *s, struct srv_wait *w, const struct atv_vfy_
     }
 }
 
-/* application/json (parameters allowed) or none at all. */
-static int json_type_ok(const char *ct)
-{
-    static const char want[] = "application/json";
-    if (ct == NULL) {
-        return 1;
-    }
-    while (*ct == ' ' || *ct == '\t') {
-        ct++;
-    }
-    return strncasecmp(ct, want, sizeof want - 1) == 0 &&
-           (ct[sizeof want - 1] == '\0' || ct[sizeof want - 1] == ';' ||
-            ct[sizeof want - 1] == ' ');
-}
-
 /* Parses the ProviderRequest into r->keys; 0 with msg on a malformed one. */
 static int gk_parse(struct gk_req *r, const unsigned char *body, size_t len, char *msg, size_t cap)
 {
@@ -410,7 +394,7 @@ void srv_gk_handle(struct atv_srv *s, srv_req *req, int mutate)
         gk_fail(s, req, path, 405, "method: only POST");
         return;
     }
-    if (!json_type_ok(srv_header(req, "Content-Type"))) {
+    if (!srv_json_request(req)) {
         gk_fail(s, req, path, 415, "Content-Type: want application/json");
         return;
     }

@@ -735,6 +735,12 @@ int srv_is_post(struct evhttp_request *req)
     return evhttp_request_get_command(req) == EVHTTP_REQ_POST;
 }
 
+int srv_json_request(struct evhttp_request *req)
+{
+    return json_content_type(evhttp_find_header(evhttp_request_get_input_headers(req),
+                                                "Content-Type"));
+}
+
 const char *srv_header(struct evhttp_request *req, const char *name)
 {
     return evhttp_find_header(evhttp_request_get_input_headers(req), name);

@@ -90,6 +90,8 @@ void srv_reply(struct atv_srv *s, srv_req *req, enum srv_path path, int code,
 const unsigned char *srv_body(srv_req *req, size_t *len);
 /* 1 for POST. */
 int srv_is_post(srv_req *req);
+/* 1 when the Content-Type is application/json (parameters allowed) or absent. */
+int srv_json_request(srv_req *req);
 /* A request header's value, NULL when absent. */
 const char *srv_header(srv_req *req, const char *name);
 /* 1 when the connection presented a client certificate that verified
