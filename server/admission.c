@@ -185,8 +185,13 @@ static void k8s_answer(struct k8s_req *r)
             struct atv_err err;
             atv_buf_init(&b64, K8S_MAX_PATCH * 2);
             atv_err_clear(&err);
-            bad |= atv_base64_encode(atv_buf_view(&patch), &b64, &err) != ATV_OK ||
-                   atv_buf_terminate(&b64, &err) != ATV_OK;
+            bad |= atv_base64_encode(atv_buf_view(&patch), &b64, &err) != ATV_OK;
+            /* the API server decodes response.patch ([]byte) as padded standard base64
+             * (encoding/json uses base64.StdEncoding); atv_base64_encode writes no '=' */
+            while (!bad && b64.len % 4 != 0) {
+                bad |= atv_buf_append(&b64, "=", 1, &err) != ATV_OK;
+            }
+            bad |= !bad && atv_buf_terminate(&b64, &err) != ATV_OK;
             if (!bad) {
                 bad |= json_object_set_new(resp, "patchType", json_string("JSONPatch")) != 0;
                 bad |= json_object_set_new(resp, "patch", json_string((const char *)b64.ptr)) != 0;

@@ -185,6 +185,10 @@ function applyPatch(doc, ops) {
       let ops = [];
       if (resp.patch !== undefined) {
         try {
+          // Go's base64.StdEncoding: padded, standard alphabet, nothing else
+          if (typeof resp.patch !== 'string' || resp.patch.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(resp.patch)) {
+            throw new Error('illegal base64 data in response.patch');
+          }
           ops = JSON.parse(Buffer.from(resp.patch, 'base64').toString('utf8'));
           obj = applyPatch(obj, ops);
         } catch (e) {
