@@ -46,6 +46,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1232,6 +1233,10 @@ static enum atv_status listen_on(struct evhttp *http, const struct atv_srv_addr 
                            (unsigned)a->port, strerror(errno));
     }
     *port = bound_port(*out);
+    /* no Nagle (accepted sockets inherit it on Linux): a reply goes out as two TLS records
+     * (headers, body), and the second would wait for the client's delayed ACK, 40 ms */
+    (void)setsockopt(evhttp_bound_socket_get_fd(*out), IPPROTO_TCP, TCP_NODELAY, &(int){1},
+                     sizeof(int));
     return ATV_OK;
 }
 
