@@ -103,7 +103,16 @@ $(BUILD)/tests/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(BUILD)/liba
 endef
 $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
-tests: $(TEST_BIN)
+# bench/loadgen: the TLS load generator and slow-client holder of integration/load.bats
+# (OpenSSL and threads only, nothing of ours); built with the tests, in every build
+# directory (plain, build/san, build/tsan).
+LOADGEN := $(BUILD)/bench/loadgen
+LOADGEN_LIBS := $(shell pkg-config --libs libssl libcrypto 2>/dev/null) -pthread
+$(LOADGEN): $(BUILD)/obj/bench/loadgen.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LOADGEN_LIBS) -o $@
+
+tests: $(TEST_BIN) $(LOADGEN)
 
 # STYLE.md's mechanical rules: banned functions, include direction, one wrapper per library.
 lint:
@@ -182,7 +191,7 @@ check-valgrind: $(TEST_BIN) all
 	prove -e sh integration/ratify/valgrind-samples.sh integration/serve-valgrind.sh \
 	    integration/containerd-valgrind.sh :: $(BUILD)
 
-check-cli: all
+check-cli: all $(LOADGEN)
 	ATV_BUILD=$(BUILD) ATV_SHARED=$(SHARED) prove -e 'bats --tap' integration/*.bats
 
 check-fixtures:
