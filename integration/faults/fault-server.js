@@ -30,7 +30,11 @@
 // A fault is NAME[=ARG][:TARGET]. TARGET (registry only) is manifest, blob or any (the default).
 // The plc faults apply alike to the log and to the document, whichever the client asks for.
 //   good             serve as above
-//   refused          (not a mode: point the plugin at DEAD / DEADURL, a port nobody listens on)
+//   refused          the role stops listening (its listeners close, its open connections are
+//                    destroyed): a connect is refused, as from a crashed upstream; any other fault
+//                    listens again on the same port. /set answers once that is done. (A port
+//                    nobody ever listens on: DEAD / DEADURL.)
+//   delay=MS         (any role) the real answer, MS milliseconds late (a slow upstream)
 //   reset            close the connection at once, no answer
 //   stall-head       read the request, never answer (socket destroyed after HOLD_MS)
 //   stall-body       status line, headers (full Content-Length) and half of the body, then nothing
@@ -215,6 +219,15 @@ function main() {
       case 'reset':
         sock.destroy();
         return;
+      case 'delay': {
+        const t = setTimeout(() => {
+          if (sock.destroyed) return;
+          res.writeHead(good.status, hdr({ 'Content-Length': body.length }));
+          res.end(req.method === 'HEAD' ? undefined : body);
+        }, Math.max(0, Number(fault.arg)));
+        sock.on('close', () => clearTimeout(t));
+        return;
+      }
       case 'stall-head':
         hold(sock);
         return;
@@ -483,8 +496,15 @@ function main() {
         status = 400;
         body = bad + '\n';
       } else {
-        body = JSON.stringify({ faults: Object.fromEntries(Object.entries(faults).map(([k, v]) => [k, v.text])), auth: authMode }) + '\n';
-        fileLog.write(`${new Date().toISOString()} set ${body}`);
+        // "refused": the role's listeners close (or open again) before the answer
+        applyRefused().then((err) => {
+          const b = err ? `refused: ${err}\n`
+            : JSON.stringify({ faults: Object.fromEntries(Object.entries(faults).map(([k, v]) => [k, v.text])), auth: authMode }) + '\n';
+          fileLog.write(`${new Date().toISOString()} set ${b}`);
+          res.writeHead(err ? 500 : 200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(b) });
+          res.end(b);
+        });
+        return;
       }
     } else if (u.pathname === '/log') {
       body = mem.map((e) => JSON.stringify(e) + '\n').join('');
@@ -498,6 +518,31 @@ function main() {
 
   // ---- listening ------------------------------------------------------------------------------------
   const servers = [];
+  // role -> [{srv, host, port}]: what "refused" closes and opens again
+  const roleServers = { registry: [], plc: [], pds: [] };
+  const closed = { registry: false, plc: false, pds: false };
+  const applyRefused = async () => {
+    for (const role of Object.keys(roleServers)) {
+      const want = faults[role].name === 'refused';
+      if (want === closed[role]) continue;
+      for (const e of roleServers[role]) {
+        if (want) {
+          await new Promise((resolve) => {
+            e.srv.close(() => resolve());
+            e.srv.closeAllConnections();
+          });
+        } else {
+          try {
+            await listen(e.srv, e.host, e.port);
+          } catch (err) {
+            return `${role} ${e.host}:${e.port}: ${err.message}`;
+          }
+        }
+      }
+      closed[role] = want;
+    }
+    return null;
+  };
   const mk = (handler) => {
     const s = http.createServer(handler);
     s.keepAliveTimeout = 2000;
@@ -524,6 +569,7 @@ function main() {
       try {
         await listen(b, '127.0.0.2', p);
         regPort = p;
+        roleServers.registry.push({ srv: a, host: '127.0.0.1', port: p }, { srv: b, host: '127.0.0.2', port: p });
       } catch (e) {
         await closeQuiet(a);
         servers.splice(servers.indexOf(a), 1);
@@ -531,8 +577,12 @@ function main() {
       }
     }
     if (regPort === 0) throw new Error('no port free on both 127.0.0.1 and 127.0.0.2');
-    const plcPort = await listen(mk(plc), '127.0.0.1', 0);
-    const pdsPort = await listen(mk(pds), '127.0.0.1', args.pdsPort);
+    const plcSrv = mk(plc);
+    const plcPort = await listen(plcSrv, '127.0.0.1', 0);
+    const pdsSrv = mk(pds);
+    const pdsPort = await listen(pdsSrv, '127.0.0.1', args.pdsPort);
+    roleServers.plc.push({ srv: plcSrv, host: '127.0.0.1', port: plcPort });
+    roleServers.pds.push({ srv: pdsSrv, host: '127.0.0.1', port: pdsPort });
     const ctlPort = await listen(mk(ctl), '127.0.0.1', 0);
     // a port that was free a moment ago and that nobody listens on now: "connection refused"
     const probe = net.createServer();
