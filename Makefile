@@ -168,11 +168,12 @@ check-san:
 # any file there fails the step, whatever the suites said, and is printed.
 # scripts/tsan.supp holds suppressions for reports entirely inside uninstrumented
 # libraries, one comment each.
-SERVER_SUITES := integration/serve.bats integration/gatekeeper.bats integration/admission.bats
+SERVER_SUITES := integration/serve.bats integration/gatekeeper.bats integration/admission.bats \
+                 integration/load.bats
 TSAN_REPORTS := build/tsan/reports
 TSAN_ENV := TSAN_OPTIONS='halt_on_error=1:second_deadlock_stack=1:exitcode=66:log_path=$(abspath $(TSAN_REPORTS))/tsan:suppressions=$(abspath scripts/tsan.supp)'
 check-tsan:
-	$(MAKE) TSAN=1 BUILD=build/tsan build/tsan/atcr-verify
+	$(MAKE) TSAN=1 BUILD=build/tsan build/tsan/atcr-verify build/tsan/bench/loadgen
 	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
 	@rc=0; $(TSAN_ENV) ATV_BUILD=build/tsan ATV_SHARED=$(SHARED) \
 	  prove -e 'bats --tap' $(SERVER_SUITES) || rc=$$?; \
