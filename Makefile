@@ -185,9 +185,10 @@ check-tsan:
 # Leak-freedom on error paths is part of the contract: every unit test under
 # valgrind, then every sample request through the plugin and atcr-verify's
 # main paths against the fixture stack, then a short run of the server (some
-# fifty requests, then SIGTERM), then containerd-verifier's paths (its own
-# verdicts, protocol and usage errors, the deadline, --server and its fallback).
-check-valgrind: $(TEST_BIN) all
+# fifty requests and 300 more through bench/loadgen, then SIGTERM), then
+# containerd-verifier's paths (its own verdicts, protocol and usage errors, the
+# deadline, --server and its fallback).
+check-valgrind: $(TEST_BIN) all $(LOADGEN)
 	ATV_SHARED=$(SHARED) prove -e 'valgrind -q --error-exitcode=42 --leak-check=full --errors-for-leak-kinds=all' $(TEST_BIN)
 	prove -e sh integration/ratify/valgrind-samples.sh integration/serve-valgrind.sh \
 	    integration/containerd-valgrind.sh :: $(BUILD)

@@ -3,7 +3,9 @@
 # stack: some fifty requests (GET and POST /verify with verdicts 200, 403 and
 # 400; malformed, oversized and misdirected requests; a few at once; a client
 # that leaves before its verdict; plain HTTP on the TLS port; /healthz, /readyz
-# and /metrics on the health listener), then SIGTERM with --lame-duck 0. The
+# and /metrics on the health listener), then 300 more over 8 keep-alive
+# connections from bench/loadgen (BUILD_DIR/bench/loadgen: /verify, Gatekeeper
+# and admission paths, every answer checked), then SIGTERM with --lame-duck 0. The
 # server must exit 0: valgrind's 42 means a memory error or a leak
 # (--errors-for-leak-kinds=all), the log is shown. TAP output, for prove.
 #   serve-valgrind.sh BUILD_DIR
@@ -171,6 +173,41 @@ fi
 # curl gives up after 1 s: its verdict, when it comes, has nobody to go to
 if wait "$LEAVER"; then notok "the client that left got an answer in 1 s"; else
     ok "the client that left gave up before its verdict"
+fi
+
+# a few hundred requests over keep-alive TLS connections (bench/loadgen, every answer
+# checked): /verify, Gatekeeper verify and mutate, AdmissionReviews, cached and not
+GD=$(jq -r .images.good.digest "$FXJ")
+printf '{"image":"%s"}' "$IMG:bob" > "$STATE/lg-bob.json"
+jq -nc --arg i "$IMG" '{apiVersion: "externaldata.gatekeeper.sh/v1beta1", kind: "ProviderRequest",
+    request: {keys: [$i + ":good", $i + ":revoked", "NOT:a:REF"]}}' > "$STATE/lg-gk.json"
+jq -nc --arg i "$IMG" '{apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview",
+    request: {uid: "vg-1", kind: {group: "", version: "v1", kind: "Pod"},
+              resource: {group: "", version: "v1", resource: "pods"}, operation: "CREATE",
+              namespace: "team", object: {apiVersion: "v1", kind: "Pod",
+                  metadata: {name: "p", namespace: "team"},
+                  spec: {containers: [{name: "main", image: ($i + ":good")}],
+                         initContainers: [{name: "init", image: ($i + ":bob")}]}}}}' > "$STATE/lg-pod.json"
+cat > "$STATE/lg.mix" <<EOF
+v-good GET /verify?image=$IMG:good - 200 +"allowed":true
+v-digest GET /verify?image=$IMG@$GD - 200 +"allowed":true
+v-bob POST /verify $STATE/lg-bob.json 200 +"allowed":true
+v-revoked GET /verify?image=$IMG:revoked - 403 +"reason":"RECORD_NOT_FOUND"
+v-bad GET /verify?image=NOT:a:REF - 400
+gk-verify POST /gatekeeper/verify $STATE/lg-gk.json 200 +{"key":"$IMG:good","value":{"allowed":true +{"key":"$IMG:revoked","value":{"allowed":false +{"key":"NOT:a:REF","error"
+gk-mutate POST /gatekeeper/mutate $STATE/lg-gk.json 200 +{"key":"$IMG:good","value":"$IMG:good@$GD"}
+k8s-validate POST /k8s/validate $STATE/lg-pod.json 200 +"uid":"vg-1" +"allowed":true
+k8s-mutate POST /k8s/mutate $STATE/lg-pod.json 200 +"uid":"vg-1" +"patchType":"JSONPatch"
+EOF
+if [ ! -x "$B/bench/loadgen" ]; then
+    notok "loadgen: $B/bench/loadgen missing (make $B/bench/loadgen)"
+elif timeout 200 "$B/bench/loadgen" run --port "$PORT" --ca "$STATE/cert.pem" --mix "$STATE/lg.mix" \
+    --requests 300 --connections 8 --max-seconds 150 --timeout-ms 60000 > "$STATE/lg.json" 2> "$STATE/lg.err" &&
+    jq -e '.requests == 300 and .ok == 300' "$STATE/lg.json" > /dev/null; then
+    ok "loadgen: $(jq -r '"\(.ok) of \(.requests) answers right over \(.connections) connections, p50 \(.latency_ms.p50) ms"' "$STATE/lg.json")"
+else
+    notok "loadgen: 300 requests over 8 connections"
+    sed 's/^/# /' "$STATE/lg.err" "$STATE/lg.json" | head -n 20
 fi
 
 HURL="http://127.0.0.1:$HPORT"
