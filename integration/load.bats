@@ -578,7 +578,7 @@ fault_phase() {
     note "  $(jq -c '[.lines[] | {(.name): .status}] | add' "$T/$role-$mode.json")"
     no_failures "$T/$role-$mode.json"
     # the keys that need ROLE were answered transient (flapping: at least once)
-    jq -e --arg m "$mode" '[.lines[] | select(.name == "v-B") | .status["503"] // 0][0] > 0' \
+    jq -e '[.lines[] | select(.name == "v-B") | .status["503"] // 0][0] > 0' \
         "$T/$role-$mode.json"
     until_true 10 idle_server
     # nothing transient was cached (flapping: B and R may have been verified while it was up)
