@@ -28,6 +28,7 @@ bats_require_minimum_version 1.5.0
 # answer deadlines are four times longer under a sanitizer (SLACK).
 
 load fixture/stack
+load fixture/serve
 
 LOAD_RSS_MIB=16 # the bound on resident growth after the warm-up (plain build)
 
@@ -100,15 +101,7 @@ teardown() {
         kill -TERM "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
-    if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
-        kill -TERM "$SRV_PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$SRV_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -KILL "$SRV_PID" 2>/dev/null || true
-        wait "$SRV_PID" 2>/dev/null || true
-    fi
+    srv_stop
     curl -sS --max-time 5 -o /dev/null "$F_CTL/set" || true
 }
 
@@ -119,23 +112,8 @@ scaled() {
     echo "$n"
 }
 
-# start ARGS...: the server on 127.0.0.1 port 0 (health too); sets PORT, HPORT, SRV_PID (the
-# `timeout` wrapper) and SRV (the server process itself, for /proc)
-start() {
-    timeout 300 "$CLI" serve --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 \
-        --tls-cert "$CERT" --tls-key "$KEY" --lame-duck 0 "${NET[@]}" "$@" 2> "$T/serve.log" &
-    SRV_PID=$!
-    for _ in $(seq 1 600); do
-        if grep -q 'listening on' "$T/serve.log" 2>/dev/null; then break; fi
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    PORT=$(sed -n 's/.*listening on https:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$T/serve.log")
-    HPORT=$(sed -n 's/.*health on http:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$T/serve.log")
-    [ -n "$PORT" ] && [ -n "$HPORT" ] || { cat "$T/serve.log" >&2; return 1; }
-    SRV=$(cat "/proc/$SRV_PID/task/$SRV_PID/children" 2>/dev/null | awk '{print $1}')
-    [ -n "$SRV" ] || SRV=$SRV_PID
-}
+# start ARGS...: srv_start with the rotation pair a and a longer `timeout` (sanitizer runs)
+start() { SRV_CERT=$CERT SRV_KEY=$KEY SRV_TIMEOUT=300 srv_start "$@"; }
 
 # stop_server: SIGTERM; the server must exit 0 within 30 s (under ASan: no leak, no error)
 stop_server() {
@@ -150,10 +128,6 @@ stop_server() {
     [ "$rc" -eq 0 ] || { echo "server exit $rc" >&2; tail -n 40 "$T/serve.log" >&2; return 1; }
 }
 
-metric() {
-    curl -sS --max-time 5 "http://127.0.0.1:$HPORT/metrics" |
-        awk -v n="$1" 'index($0, n " ") == 1 && !done { print $NF; done = 1 }'
-}
 # note TEXT: a TAP comment in the suite's output (the numbers a run measured)
 note() { echo "# $*" >&3; }
 # summary OUT: the numbers of a loadgen run, one line
@@ -164,16 +138,6 @@ summary() {
 }
 # rss: the server's resident set, KiB
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$SRV/status"; }
-# until_true SECONDS CMD...: runs CMD every 0.2 s until it succeeds; fails after SECONDS
-until_true() {
-    local n=$(($1 * 5))
-    shift
-    for _ in $(seq 1 "$n"); do
-        if "$@"; then return 0; fi
-        sleep 0.2
-    done
-    return 1
-}
 idle_server() { [ "$(metric atcr_verify_in_flight)" = 0 ]; }
 # loadgen OUT ARGS...: a run against the server, its summary in OUT (and printed, short)
 loadgen() {
@@ -188,25 +152,6 @@ loadgen() {
 no_failures() {
     jq -e '.complete and .wrong == 0 and .errors == 0 and .late == 0 and .requests > 0' "$1" >/dev/null ||
         { jq -c '.lines[] | select(.ok != .requests)' "$1"; return 1; }
-}
-# tag_copy SRC DST: the fixture registry's manifest SRC tagged DST as well (same digest)
-tag_copy() {
-    local ct
-    curl -sS --max-time 10 -D "$T/tag.h" -o "$T/tag.json" \
-        -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-        "http://$REGISTRY/v2/atv/app/manifests/$1"
-    ct=$(sed -n 's/^[Cc]ontent-[Tt]ype: *\([^[:space:]]*\).*/\1/p' "$T/tag.h")
-    curl -sS --max-time 10 -f -o /dev/null -X PUT -H "Content-Type: $ct" \
-        --data-binary "@$T/tag.json" "http://$REGISTRY/v2/atv/app/manifests/$2"
-}
-# push_unsigned TAG: good's manifest with one more annotation, so a digest nothing signed
-push_unsigned() {
-    curl -sS --max-time 10 -o "$T/m.json" -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-        "http://$REGISTRY/v2/atv/app/manifests/good"
-    jq -c '.annotations = ((.annotations // {}) + {"atv.test/unsigned": "1"})' "$T/m.json" > "$T/u.json"
-    curl -sS --max-time 10 -f -o /dev/null -X PUT \
-        -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
-        --data-binary "@$T/u.json" "http://$REGISTRY/v2/atv/app/manifests/$1"
 }
 # gk_body FILE KEY...: a Gatekeeper ProviderRequest
 gk_body() {
