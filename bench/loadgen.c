@@ -1000,6 +1000,7 @@ static void print_run(FILE *o, struct run *r, struct worker *ws, size_t nw, int 
                   cfail = 0;
     size_t i, j, k, n_lat = 0;
     uint32_t *all = NULL;
+    struct rusage ru;
 
     for (i = 0; i < nw; i++) {
         n_lat += ws[i].n_lat;
@@ -1055,8 +1056,16 @@ static void print_run(FILE *o, struct run *r, struct worker *ws, size_t nw, int 
     (void)fprintf(o, "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f},",
                   pct(all, n_lat, 50), pct(all, n_lat, 90), pct(all, n_lat, 99),
                   n_lat > 0 ? (double)all[n_lat - 1] / 1000.0 : 0.0);
-    (void)fprintf(o, "\"elapsed_s\":%.3f,\"rps\":%.1f,\"lines\":[", (double)elapsed_ms / 1000.0,
+    (void)fprintf(o, "\"elapsed_s\":%.3f,\"rps\":%.1f,", (double)elapsed_ms / 1000.0,
                   elapsed_ms > 0 ? (double)(ok + wrong) * 1000.0 / (double)elapsed_ms : 0.0);
+    /* the load generator's own CPU (make bench reports it: on 2 cores it competes with the
+     * server it measures) */
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        (void)fprintf(o, "\"cpu_s\":{\"user\":%.3f,\"sys\":%.3f},",
+                      (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+                      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+    }
+    (void)fprintf(o, "\"lines\":[");
     for (j = 0; j < r->mix.n; j++) {
         (void)fprintf(o, "%s{\"name\":\"", j > 0 ? "," : "");
         json_str(o, r->mix.lines[j].name, strlen(r->mix.lines[j].name));

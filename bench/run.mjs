@@ -25,6 +25,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { die, f1, f2, run, sortedQuantile, table, uptime } from './lib.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const BENCH = join(ROOT, 'bench')
@@ -38,11 +39,6 @@ const TARGET = {
 const MAX_COUNT = 100000
 const STACK_TIMEOUT_MS = 120000
 const RUN_TIMEOUT_MS = 30000 // per plugin run; rusage kills past it
-
-function die(msg) {
-  process.stderr.write(`bench: ${msg}\n`)
-  process.exit(1)
-}
 
 function parseArgs(argv) {
   const a = { build: null, static: null, runs: 50, tsRuns: 20, iters: 3000, tsIters: 300, skipPlugin: false, json: null }
@@ -71,13 +67,6 @@ function parseArgs(argv) {
 
 // ---- running things --------------------------------------------------------------------------
 
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts })
-  if (r.error) die(`${cmd}: ${r.error.message}`)
-  if (r.status !== 0) die(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stderr}${r.stdout}`)
-  return r.stdout
-}
-
 // "what k=v k=v" lines -> [{what, k: v}]; numeric values become numbers.
 function kvLines(text) {
   return text
@@ -94,21 +83,6 @@ function kvLines(text) {
       }
       return o
     })
-}
-
-function sortedQuantile(xs, q) {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.round(q * (s.length - 1)))]
-}
-
-const uptime = () => readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ')
-const f1 = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1))
-const f2 = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(2))
-
-function table(head, rows) {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
-  const line = (r) => '  ' + r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ')
-  return [line(head), '  ' + w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n')
 }
 
 // ---- 1. proof verification alone ---------------------------------------------------------------

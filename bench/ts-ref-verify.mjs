@@ -22,10 +22,13 @@
 // implemented here. Anything else in the request is ignored.
 //
 //   RATIFY_VERIFIER_SUBJECT=... node bench/ts-ref-verify.mjs < request.json
+//
+// bench/ts-ref-server.mjs imports verify() (and Fail) for the server benchmark's reference;
+// main() runs only when this file is the program.
 
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -42,7 +45,7 @@ const MANIFEST_TYPES = 'application/vnd.oci.image.manifest.v1+json'
 const DID_CACHE_TTL_MS = 300 * 1000
 const DEFAULT_TIMEOUT_MS = 2500
 
-class Fail extends Error {
+export class Fail extends Error {
   constructor(reason, msg) {
     super(msg)
     this.reason = reason
@@ -73,7 +76,7 @@ function cachedDoc(dir, did) {
   return { path, doc: null }
 }
 
-async function verify(env, request) {
+export async function verify(env, request) {
   const config = request.config ?? {}
   const store = request.storeConfig?.store ?? {}
   const deadline = AbortSignal.timeout(config.timeoutMs ?? DEFAULT_TIMEOUT_MS)
@@ -164,4 +167,4 @@ async function main() {
   process.stdout.write(JSON.stringify(out) + '\n')
 }
 
-await main()
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main()

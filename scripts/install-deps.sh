@@ -5,13 +5,17 @@
 #
 #   install-deps.sh          everything: build, tests, fixtures, the loopback stacks
 #   install-deps.sh build    only what `make` needs to build the two binaries
+#   install-deps.sh bench    everything, and perf for the server benchmark's profile
 set -eu
 
 BUILD_PKGS="build-essential pkg-config ca-certificates
 libjansson-dev libcurl4-openssl-dev libsecp256k1-dev libssl-dev libcbor-dev libyaml-dev libevent-dev"
 TEST_PKGS="perl bats jq python3-yaml clang llvm libclang-rt-14-dev valgrind nodejs npm docker-registry apache2-utils curl openssl"
+BENCH_PKGS="linux-perf"
 if [ "${1:-}" = build ]; then
     PKGS=$BUILD_PKGS
+elif [ "${1:-}" = bench ]; then
+    PKGS="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS"
 else
     PKGS="$BUILD_PKGS $TEST_PKGS"
 fi
