@@ -214,3 +214,39 @@ EOF
         .audit == true and .reason == "UNTRUSTED_SIGNER"'
     echo "$output" | jq -e '.deny == []'
 }
+
+@test "gatekeeper: the answer is compact JSON in a fixed member order; keys are escaped by jansson" {
+    DEADPDS=$(jq -r .accounts.deadpds.did "$FX")
+    push_unsigned unsigned
+    start --trusted-did "$ALICE" --trusted-did "$DEADPDS"
+    # a key that needs escaping (quote, backslash, control character, non-ASCII): an item error
+    weird=$(printf 'x"y\\z\tq\xc3\xa9')
+    for path in verify mutate; do
+        jq -nc --arg w "$weird" --arg i "$IMG" '{apiVersion: "externaldata.gatekeeper.sh/v1beta1",
+            kind: "ProviderRequest", request: {keys: [$i+":good", $w, $i+":unsigned", $i+":good",
+            $i+":deadpds"]}}' > "$T/req.json"
+        curl -sS --max-time 20 --cacert "$PKI/ca.pem" -H 'Content-Type: application/json' \
+            --data-binary "@$T/req.json" -o "$T/ans.json" "https://127.0.0.1:$PORT/gatekeeper/$path"
+        cat "$T/ans.json"
+        echo
+        # byte for byte what jq writes compactly, in the same member order: valid, no stray bytes
+        [ "$(cat "$T/ans.json")" = "$(jq -c . "$T/ans.json")" ]
+        jq -e --arg w "$weird" --arg i "$IMG" --arg p "$path" '
+            (keys_unsorted == ["apiVersion", "kind", "response"]) and
+            (.response | keys_unsorted == ["idempotent", "items", "systemError"]) and
+            ([.response.items[].key] == [$i+":good", $w, $i+":unsigned", $i+":good"]) and
+            (.response.items[1] | keys_unsorted == ["key", "error"]) and
+            (.response.items[0] | keys_unsorted == ["key", "value"]) and
+            (.response.systemError | contains($i+":deadpds")) and
+            (if $p == "verify" then
+                (.response.items[0].value | keys_unsorted ==
+                    ["allowed", "verified", "audit", "reference", "digest", "policy", "signers",
+                     "message"]) and
+                (.response.items[2].value | .allowed == false and .reason == "NO_SIGNATURE") and
+                .response.items[3] == .response.items[0]
+             else
+                (.response.items[0].value | startswith($i+":good@sha256:")) and
+                (.response.items[2] | has("error"))
+             end)' "$T/ans.json"
+    done
+}

@@ -36,6 +36,9 @@
 #define GK_API "externaldata.gatekeeper.sh/v1beta1"
 #define GK_SYSERR_MAX 4096u /* systemError text, bytes */
 #define GK_SLOTS 2048u      /* the duplicate finder's table: > 2 x SRV_GK_MAX_KEYS / 2 */
+/* an answer: 1024 items of at most a few KiB each (a value names at most
+ * ATV_VFY_MAX_SIGS signers), with room to spare */
+#define GK_MAX_ANSWER ((size_t)32 << 20)
 
 struct gk_req;
 struct gk_wait {
@@ -54,7 +57,7 @@ struct gk_req {
     size_t n;
     char **keys;       /* n, own copies */
     size_t *first;     /* the index of the first key with the same text */
-    json_t **value;    /* per first key: the item's value (or NULL) */
+    char **value;      /* per first key: the item's value as JSON text (or NULL) */
     char **error;      /* per first key: the item's error text (or NULL) */
     char **transient;  /* per first key: why no item (or NULL) */
     size_t pending;    /* first keys still waiting for a verdict */
@@ -68,9 +71,7 @@ static void gk_free(struct gk_req *r)
     }
     for (i = 0; i < r->n; i++) {
         free(r->keys != NULL ? r->keys[i] : NULL);
-        if (r->value != NULL) {
-            json_decref(r->value[i]);
-        }
+        free(r->value != NULL ? r->value[i] : NULL);
         free(r->error != NULL ? r->error[i] : NULL);
         free(r->transient != NULL ? r->transient[i] : NULL);
     }
@@ -139,6 +140,23 @@ static json_t *verify_value(const struct atv_vfy_image *v)
     return o;
 }
 
+char *srv_gk_value_text(const struct atv_vfy_image *v)
+{
+    json_t *o = verify_value(v);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
+/* s as a JSON string literal (new: free()), NULL when out of memory. */
+static char *json_text_of(const char *s)
+{
+    json_t *j = json_string(s);
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    return text;
+}
+
 /* 1 when the reference names a digest ("...@sha256:..."). */
 static int pinned(const char *key)
 {
@@ -156,8 +174,10 @@ static char *dup_printf(const char *fmt, ...)
     return strdup(buf);
 }
 
-/* Records key idx's outcome from its verdict (or its absence). */
-static void gk_record(struct gk_req *r, size_t i, const struct atv_vfy_image *v, const char *busy)
+/* Records key idx's outcome from its verdict (or its absence); rendered: the
+ * verify value the worker made of v, or NULL. */
+static void gk_record(struct gk_req *r, size_t i, const struct atv_vfy_image *v, const char *busy,
+                      const char *rendered)
 {
     const char *key = r->keys[i];
     if (v == NULL) {
@@ -170,7 +190,7 @@ static void gk_record(struct gk_req *r, size_t i, const struct atv_vfy_image *v,
         return;
     }
     if (!r->mutate) {
-        r->value[i] = verify_value(v);
+        r->value[i] = rendered != NULL ? strdup(rendered) : srv_gk_value_text(v);
         if (r->value[i] == NULL) {
             r->transient[i] = dup_printf("%.300s: out of memory", key);
         }
@@ -179,10 +199,10 @@ static void gk_record(struct gk_req *r, size_t i, const struct atv_vfy_image *v,
     if (!v->allowed) {
         r->error[i] = dup_printf("refused: %s: %.400s", atv_vfy_reason_name(v->reason), v->message);
     } else if (pinned(key) || v->digest[0] == '\0') {
-        r->value[i] = json_string(key);
+        r->value[i] = json_text_of(key);
     } else {
         char *p = dup_printf("%s@%s", key, v->digest);
-        r->value[i] = p != NULL ? json_string(p) : NULL;
+        r->value[i] = p != NULL ? json_text_of(p) : NULL;
         free(p);
     }
     if (r->value[i] == NULL && r->error[i] == NULL) {
@@ -190,19 +210,41 @@ static void gk_record(struct gk_req *r, size_t i, const struct atv_vfy_image *v,
     }
 }
 
+/* Appends the NUL-terminated s; 0 when the buffer is full or out of memory. */
+static int put(struct atv_buf *b, const char *s)
+{
+    struct atv_err err;
+    return atv_buf_append(b, s, strlen(s), &err) == ATV_OK;
+}
+
+/* Appends s as a JSON string literal (jansson encodes it). */
+static int put_str(struct atv_buf *b, const char *s)
+{
+    char *t = json_text_of(s);
+    int ok = t != NULL && put(b, t);
+    free(t);
+    return ok;
+}
+
+/* The ProviderResponse, written out of pieces jansson encoded (the values,
+ * already JSON text; the keys and messages as string literals), in the
+ * members' order jansson itself would write: the verify values come from the
+ * workers, and a tree of json_t per answer made jansson's dump the largest
+ * single cost of the loop thread (make bench's profile). */
 static void gk_answer(struct gk_req *r)
 {
-    json_t *items = json_array();
-    json_t *o;
+    struct atv_buf b;
+    struct atv_err err;
     char syserr[GK_SYSERR_MAX];
-    size_t i, w = 0, n_transient = 0;
-    char *text;
-    int bad = items == NULL;
+    size_t i, w = 0, n_transient = 0, n_items = 0;
+    int ok;
 
+    atv_buf_init(&b, GK_MAX_ANSWER);
     syserr[0] = '\0';
-    for (i = 0; !bad && i < r->n; i++) {
+    ok = put(&b, "{\"apiVersion\":\"" GK_API "\",\"kind\":\"ProviderResponse\","
+                 "\"response\":{\"idempotent\":true,\"items\":[");
+    for (i = 0; ok && i < r->n; i++) {
         size_t f = r->first[i];
-        json_t *item;
         if (r->transient[f] != NULL) {
             n_transient++;
             if (f == i && w < sizeof syserr) {
@@ -212,43 +254,31 @@ static void gk_answer(struct gk_req *r)
             }
             continue;
         }
-        if (r->error[f] != NULL) {
-            item = json_pack("{s:s,s:s}", "key", r->keys[i], "error", r->error[f]);
-        } else {
-            item = json_pack("{s:s,s:O}", "key", r->keys[i], "value", r->value[f]);
+        ok = put(&b, n_items++ > 0 ? ",{\"key\":" : "{\"key\":") && put_str(&b, r->keys[i]);
+        if (ok && r->error[f] != NULL) {
+            ok = put(&b, ",\"error\":") && put_str(&b, r->error[f]);
+        } else if (ok) {
+            ok = put(&b, ",\"value\":") && put(&b, r->value[f]);
         }
-        bad |= item == NULL || json_array_append_new(items, item) != 0;
+        ok = ok && put(&b, "}");
     }
     if (w >= sizeof syserr) {
         memcpy(syserr + sizeof syserr - 5, "...", 4);
     }
-    o = bad ? NULL
-            : json_pack("{s:s,s:s,s:{s:b,s:O}}", "apiVersion", GK_API, "kind", "ProviderResponse",
-                        "response", "idempotent", 1, "items", items);
-    if (o != NULL && n_transient > 0) {
-        char head[160];
-        json_t *resp = json_object_get(o, "response");
-        (void)snprintf(head, sizeof head,
-                       "transient failure for %zu key%s (retry; never cached): ", n_transient,
-                       n_transient == 1 ? "" : "s");
-        {
-            char *full = dup_printf("%s%s", head, syserr);
-            if (full == NULL || json_object_set_new(resp, "systemError", json_string(full)) != 0) {
-                json_decref(o);
-                o = NULL;
-            }
-            free(full);
-        }
+    ok = ok && put(&b, "]");
+    if (ok && n_transient > 0) {
+        char *full = dup_printf("transient failure for %zu key%s (retry; never cached): %s",
+                                n_transient, n_transient == 1 ? "" : "s", syserr);
+        ok = full != NULL && put(&b, ",\"systemError\":") && put_str(&b, full);
+        free(full);
     }
-    text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (text != NULL) {
-        srv_reply(r->s, r->req, r->path, 200, "application/json", text);
+    ok = ok && put(&b, "}}") && atv_buf_terminate(&b, &err) == ATV_OK;
+    if (ok) {
+        srv_reply(r->s, r->req, r->path, 200, "application/json", (const char *)b.ptr);
     } else {
         gk_fail(r->s, r->req, r->path, 200, "out of memory");
     }
-    free(text);
-    json_decref(o);
-    json_decref(items);
+    atv_buf_cleanup(&b);
 }
 
 static void gk_done(struct atv_srv *s, struct srv_wait *w, const struct atv_vfy_image *v,
@@ -270,7 +300,7 @@ static void gk_done(struct atv_srv *s, struct srv_wait *w, const struct atv_vfy_
         uint64_t now = atv_vfy_clock_ms();
         srv_metrics_verdict(srv_metrics_of(s), v, now > r->start_ms ? now - r->start_ms : 0);
     }
-    gk_record(r, x->idx, v, busy);
+    gk_record(r, x->idx, v, busy, w->gk_value);
     free(x);
     if (--r->pending == 0) {
         gk_answer(r);

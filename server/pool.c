@@ -38,6 +38,7 @@ void srv_job_free(struct srv_job *j)
 {
     if (j != NULL) {
         free(j->verdict);
+        free(j->gk_value);
         free(j);
     }
 }
@@ -65,6 +66,9 @@ static void run_job(const struct srv_pool_cfg *c, struct srv_job *j)
     rq.policy = j->pol->p;
     rq.vcache = j->vc.get != NULL ? &j->vc : NULL;
     atv_vfy_image_run(&rq, j->verdict);
+    if (j->key[0] == 'v' && !(j->verdict->transient && !j->verdict->allowed)) {
+        j->gk_value = srv_gk_value_text(j->verdict); /* NULL: the loop renders it */
+    }
 }
 
 static void *worker(void *arg)

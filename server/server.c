@@ -566,6 +566,7 @@ static void finish_job(struct atv_srv *s, struct srv_job *j, int answer)
                                               : NULL;
     while (w != NULL) {
         struct srv_wait *next = w->next;
+        w->gk_value = answer ? j->gk_value : NULL;
         w->done(s, w, answer ? j->verdict : NULL, busy);
         w = next;
     }

@@ -30,6 +30,8 @@ typedef void (*srv_wait_fn)(struct atv_srv *s, struct srv_wait *w, const struct 
 struct srv_wait {
     struct srv_wait *next;
     srv_wait_fn done;
+    /* set for the call to done: the job's gk_value (below), or NULL */
+    const char *gk_value;
 };
 
 /* A loaded trust policy. gen identifies it (the verdict cache's key and the
@@ -55,7 +57,8 @@ struct srv_job {
     struct srv_job *fnext;         /* loop only: the server's jobs in flight */
     struct srv_wait *waiters, *wlast; /* loop only; answered in order */
     size_t n_waiters;
-    char key[SRV_KEY_MAX];         /* loop only: the singleflight key */
+    char key[SRV_KEY_MAX];         /* the singleflight key (set before submit, then read-only):
+                                    * its first byte is the class, 'v' or 'm' */
     char image[ATV_SRV_MAX_IMAGE + 1]; /* the reference verified, as the first asker wrote it */
     int64_t now;                   /* unix seconds at arrival */
     uint64_t start_ms;             /* CLOCK_MONOTONIC ms at arrival */
@@ -67,6 +70,10 @@ struct srv_job {
     /* allocated by the worker that runs the job (a verdict is large: queued
      * jobs hold none); NULL when not run or out of memory */
     struct atv_vfy_image *verdict;
+    /* class 'v' with a definite verdict: the Gatekeeper verify item's value as
+     * JSON text, rendered by the worker (srv_gk_value_text), so that the loop
+     * thread, which every connection shares, only copies it; else NULL */
+    char *gk_value;
 };
 /* Returns a zeroed job, or NULL. */
 struct srv_job *srv_job_new(void);
@@ -119,6 +126,9 @@ int srv_serving(const struct atv_srv *s);
 #define SRV_GK_MAX_BODY ((size_t)1 << 20)
 #define SRV_GK_MAX_KEYS 1024u
 void srv_gk_handle(struct atv_srv *s, srv_req *req, int mutate);
+/* The verify item's value for v as compact JSON text (new: free()), NULL when
+ * out of memory. Thread-safe: the workers call it. */
+char *srv_gk_value_text(const struct atv_vfy_image *v);
 
 /* ---- Kubernetes admission webhooks (admission.c) ---------------------------------------- */
 void srv_k8s_handle(struct atv_srv *s, srv_req *req, int mutate);
