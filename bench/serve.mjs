@@ -216,7 +216,8 @@ async function profileBench(ctx, a, s) {
   const frames = []
   for (const l of report(['--children', '--sort', 'sym']).split('\n')) {
     const m = /^\s+([0-9.]+)%\s+([0-9.]+)%\s+\[[.k]\]\s+(\S+)/.exec(l)
-    if (m && FRAMES.test(m[3]) && frames.length < 24) frames.push({ fn: m[3], inclusive: Number(m[1]), self: Number(m[2]) })
+    // a name listed twice (an inlined copy, a PLT stub) keeps its first, largest line
+    if (m && FRAMES.test(m[3]) && frames.length < 24 && !frames.some((x) => x.fn === m[3])) frames.push({ fn: m[3], inclusive: Number(m[1]), self: Number(m[2]) })
   }
   return { seconds: secs - 1, groups, frames }
 }
