@@ -36,9 +36,11 @@
 #define GK_API "externaldata.gatekeeper.sh/v1beta1"
 #define GK_SYSERR_MAX 4096u /* systemError text, bytes */
 #define GK_SLOTS 2048u      /* the duplicate finder's table: > 2 x SRV_GK_MAX_KEYS / 2 */
-/* an answer: 1024 items of at most a few KiB each (a value names at most
- * ATV_VFY_MAX_SIGS signers), with room to spare */
-#define GK_MAX_ANSWER ((size_t)32 << 20)
+/* an answer: at most SRV_GK_MAX_KEYS items; the largest verify value names
+ * ATV_VFY_MAX_SIGS signers of ATV_MAX_DID + ATV_MAX_HANDLE bytes (about 74 KiB)
+ * beside a reference and a message of a few KiB, so 1024 distinct worst-case
+ * keys stay under 80 MiB; the bound only stops a runaway, never a real answer */
+#define GK_MAX_ANSWER ((size_t)128 << 20)
 
 struct gk_req;
 struct gk_wait {
@@ -276,7 +278,7 @@ static void gk_answer(struct gk_req *r)
     if (ok) {
         srv_reply(r->s, r->req, r->path, 200, "application/json", (const char *)b.ptr);
     } else {
-        gk_fail(r->s, r->req, r->path, 200, "out of memory");
+        gk_fail(r->s, r->req, r->path, 200, "the answer does not fit: out of memory");
     }
     atv_buf_cleanup(&b);
 }
